@@ -1,0 +1,88 @@
+/* profile.h — a recorded profile: the interned frames and stacks with their
+ * per-thread counts and weights, the target's facts, and the sampling
+ * statistics; and its one native file format (docs/profile-format.md). */
+#ifndef REMPROF_PROFILE_H
+#define REMPROF_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "remprof/stats.h"
+
+struct profile_frame {
+	char *function;
+	char *module;
+	char *file;      /* NULL when unknown */
+	uint32_t line;
+	uint32_t inlined;
+};
+
+struct profile_stack {
+	uint32_t nframes;
+	uint32_t *frames; /* indexes into frames[], root first */
+};
+
+struct profile_thread {
+	pid_t pid, tid;
+	char *name;
+};
+
+struct profile_module {
+	char *path;
+	char build_id[41];
+	uint64_t start, end;
+};
+
+struct profile_sample {   /* one (stack, thread) pair */
+	uint32_t stack;
+	uint32_t thread;
+	uint64_t count;
+	uint64_t weight_ns;
+};
+
+struct profile {
+	/* facts */
+	char *cmdline;
+	pid_t *pids;
+	size_t npids;
+	char kernel[128];
+	char reader[16];
+	char version[32];       /* remprof version that recorded it */
+	uint32_t freq_hz;
+	uint32_t idle;
+	uint32_t stack_size;
+	uint64_t start_unix_ns;
+	uint64_t duration_ns;
+	struct sample_stats stats;
+
+	struct profile_frame *frames;   size_t nframes;
+	struct profile_stack *stacks;   size_t nstacks;
+	struct profile_thread *threads; size_t nthreads;
+	struct profile_module *modules; size_t nmodules;
+	struct profile_sample *samples; size_t nsamples;
+
+	struct profile_index *index;    /* interning hash tables (private) */
+};
+
+struct profile *profile_new(void);
+void profile_free(struct profile *p);
+
+/* Interning: equal input gives the same index. Strings are copied. */
+uint32_t profile_intern_frame(struct profile *p, const char *function, const char *module,
+			      const char *file, uint32_t line, int inlined);
+uint32_t profile_intern_stack(struct profile *p, const uint32_t *frames_root_first, uint32_t n);
+uint32_t profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name);
+void profile_thread_rename(struct profile *p, uint32_t thread, const char *name);
+void profile_add_sample(struct profile *p, uint32_t stack, uint32_t thread, uint64_t weight_ns);
+void profile_add_module(struct profile *p, const char *path, const char *build_id,
+			uint64_t start, uint64_t end);
+int profile_set_facts(struct profile *p, const char *cmdline, const pid_t *pids, size_t npids);
+
+/* Written to path.tmp and renamed, so a reader never sees half a file.
+ * 0 or -errno. */
+int profile_save(const struct profile *p, const char *path);
+/* 0, or -errno for I/O (ENOENT...), or -EINVAL for a truncated, corrupt or
+ * unknown-version file, with one line in err. Never a partial profile. */
+int profile_load(struct profile **out, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,77 @@
+/* sampler.h — the stop path: decide which thread is due, stop it, copy its
+ * registers and stack, resume it — and nothing else while it is stopped.
+ *
+ * Triggers: by default one per 1/F seconds of each thread's CPU time (a
+ * per-thread perf task-clock event, read from its ring buffer; nothing is ever
+ * delivered to the target), or with `idle` one per 1/F seconds of wall time for
+ * every thread. Due threads are interrupted together and their stops served as
+ * they arrive; the sampler moves itself to the CPU the due thread runs on,
+ * because a ptrace stop issued from the same CPU costs ~15 µs here and ~125 µs
+ * from the other (shared/measurements §0.2). */
+#ifndef REMPROF_SAMPLER_H
+#define REMPROF_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+#include "remprof/reader.h"
+#include "remprof/stats.h"
+
+struct snapshot {
+	pid_t pid, tid;
+	uint64_t time_ns;      /* CLOCK_MONOTONIC when the stop was seen */
+	uint64_t weight_ns;    /* CPU time (wall time with idle) this sample stands for */
+	struct user_regs_struct regs;
+	uint64_t stack_addr;   /* regs.rsp */
+	size_t stack_len;      /* valid bytes in stack[] */
+	int partial;           /* the copy ended before the requested length */
+	uint8_t *stack;
+};
+
+struct sampler_config {
+	const pid_t *pids;     /* processes already attached with attach_process() */
+	size_t npids;          /* or the one child from attach_spawn() (spawned != 0) */
+	int spawned;
+	unsigned freq_hz;      /* F */
+	int idle;              /* wall-clock sampling of every thread */
+	size_t stack_size;     /* copy cap, bytes */
+	enum reader_kind reader;
+	double duration_s;     /* 0 = until the targets exit or a signal arrives */
+};
+
+/* Everything the sampler reports, always after the thread involved was resumed. */
+struct sampler_events {
+	void *ctx;
+	void (*sample)(void *ctx, const struct snapshot *s);
+	void (*thread_new)(void *ctx, pid_t pid, pid_t tid);
+	void (*thread_exit)(void *ctx, pid_t pid, pid_t tid);
+	void (*exec)(void *ctx, pid_t pid);
+	/* A few times a second, for a status line. May be NULL. */
+	void (*tick)(void *ctx, const struct sample_stats *st, double elapsed_s);
+};
+
+enum sampler_end {
+	SAMPLER_END_DURATION,  /* -d expired */
+	SAMPLER_END_SIGNAL,    /* SIGINT, SIGTERM or SIGHUP to remprof */
+	SAMPLER_END_EXITED,    /* every target exited */
+	SAMPLER_END_ERROR,
+};
+
+struct sampler_result {
+	enum sampler_end end;
+	int signal;            /* for SAMPLER_END_SIGNAL */
+	int error;             /* -errno for SAMPLER_END_ERROR */
+	char error_msg[256];   /* one line, for SAMPLER_END_ERROR */
+	int child_status;      /* wait status of a spawned child, once reaped */
+	int child_reaped;
+	double elapsed_s;
+};
+
+/* Runs until the end condition, then detaches from every thread (also on
+ * every error path). Blocks SIGINT/SIGTERM/SIGHUP/SIGCHLD in the calling thread
+ * for its duration. stats must be initialized by the caller. */
+int sampler_run(const struct sampler_config *cfg, const struct sampler_events *ev,
+		struct sample_stats *stats, struct sampler_result *res);
+
+#endif

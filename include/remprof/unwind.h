@@ -1,0 +1,30 @@
+/* unwind.h — from a snapshot (registers + copied stack) to a call chain, with
+ * libunwind's remote API over accessors that serve the copied stack first, the
+ * module file images next, and the live target (through the reader) last. */
+#ifndef REMPROF_UNWIND_H
+#define REMPROF_UNWIND_H
+
+#include <stdint.h>
+#include "remprof/maps.h"
+#include "remprof/reader.h"
+#include "remprof/sampler.h"
+
+#define UNWIND_MAX_FRAMES 1024
+
+enum unwind_flags {
+	UNWIND_TRUNCATED = 1 << 0, /* stopped before the outermost frame (no info, stack end, depth cap) */
+	UNWIND_LIVE_READ = 1 << 1, /* needed a live read of the target */
+};
+
+struct unwinder;
+
+int unwinder_open(struct unwinder **out, struct maps *m, struct reader *r);
+/* Writes lookup addresses leaf first into pcs: the exact IP for frame 0 (and
+ * after a signal frame), return address - 1 for callers, so that each points
+ * into the calling instruction. Returns the frame count (>= 1), or -errno when
+ * not even the first frame is usable. *flags gets enum unwind_flags. */
+int unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs, int max,
+		    int *flags);
+void unwinder_close(struct unwinder *u);
+
+#endif
