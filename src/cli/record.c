@@ -59,6 +59,21 @@ struct record_options {
 	char **command;
 };
 
+/* Lookup address -> the profile's frame ids for it (inline frames included),
+ * so that a hot address costs one probe per sample instead of symbolizing and
+ * hashing its strings again. */
+struct frame_cache_entry {
+	uint64_t addr;      /* 0 = empty */
+	uint32_t first, n;  /* ids[first .. first + n) */
+};
+
+struct frame_cache {
+	struct frame_cache_entry *slots;
+	size_t cap, used;
+	uint32_t *ids;
+	size_t nids, ids_cap;
+};
+
 /* Everything one target process needs after a stop: its map, its unwinder
  * and its symbolizer, all caching across samples. */
 struct target {
@@ -67,6 +82,8 @@ struct target {
 	struct maps *maps;
 	struct unwinder *unwinder;
 	struct symbolizer *symbolizer;
+	struct frame_cache frames;
+	unsigned maps_generation;      /* of the map the cache was filled from */
 };
 
 struct thread_slot {
@@ -222,8 +239,71 @@ static struct target *target_of(struct recording *rec, pid_t pid)
 	return NULL;
 }
 
+static void frame_cache_clear(struct frame_cache *c)
+{
+	free(c->slots);
+	free(c->ids);
+	memset(c, 0, sizeof(*c));
+}
+
+static struct frame_cache_entry *frame_cache_slot(struct frame_cache *c, uint64_t addr)
+{
+	size_t mask = c->cap - 1, i = (size_t)((addr * 0x9e3779b97f4a7c15ull) >> 20) & mask;
+	while (c->slots[i].addr && c->slots[i].addr != addr)
+		i = (i + 1) & mask;
+	return &c->slots[i];
+}
+
+static void frame_cache_grow(struct frame_cache *c)
+{
+	struct frame_cache old = *c;
+	c->cap = old.cap ? old.cap * 2 : 1024;
+	c->slots = calloc(c->cap, sizeof(*c->slots));
+	if (!c->slots)
+		abort();
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.slots[i].addr)
+			*frame_cache_slot(c, old.slots[i].addr) = old.slots[i];
+	free(old.slots);
+}
+
+/* The frame ids of addr, symbolized and interned on first sight. */
+static const uint32_t *frames_of(struct target *t, struct profile *p, uint64_t addr, uint32_t *n)
+{
+	struct frame_cache *c = &t->frames;
+	/* A re-read map may put another module where an address pointed. */
+	if (maps_generation(t->maps) != t->maps_generation) {
+		frame_cache_clear(c);
+		t->maps_generation = maps_generation(t->maps);
+	}
+	if ((c->used + 1) * 2 > c->cap)
+		frame_cache_grow(c);
+	uint64_t key = addr ? addr : 1;  /* 0 marks an empty slot */
+	struct frame_cache_entry *e = frame_cache_slot(c, key);
+	if (!e->addr) {
+		const struct frame_info *fr;
+		int k = symbolizer_lookup(t->symbolizer, addr, &fr);
+		if (c->nids + (size_t)k > c->ids_cap) {
+			c->ids_cap = (c->nids + (size_t)k) * 2 + 256;
+			c->ids = realloc(c->ids, c->ids_cap * sizeof(*c->ids));
+			if (!c->ids)
+				abort();
+		}
+		e->addr = key;
+		e->first = (uint32_t)c->nids;
+		e->n = (uint32_t)k;
+		for (int j = 0; j < k; j++)
+			c->ids[c->nids++] = profile_intern_frame(p, fr[j].function, fr[j].module,
+				fr[j].file, (uint32_t)fr[j].line, fr[j].inlined);
+		c->used++;
+	}
+	*n = e->n;
+	return c->ids + e->first;
+}
+
 static void target_close(struct target *t)
 {
+	frame_cache_clear(&t->frames);
 	symbolizer_close(t->symbolizer);
 	unwinder_close(t->unwinder);
 	maps_close(t->maps);
@@ -320,11 +400,10 @@ static void on_sample(void *ctx, const struct snapshot *s)
 	 * symbolizer); the profile keeps stacks root first. */
 	uint32_t nf = 0;
 	for (int i = 0; i < n; i++) {
-		const struct frame_info *fr;
-		int k = symbolizer_lookup(t->symbolizer, rec->pcs[i], &fr);
-		for (int j = 0; j < k && nf < UNWIND_MAX_FRAMES * 4; j++)
-			rec->frame_ids[nf++] = profile_intern_frame(rec->profile, fr[j].function,
-				fr[j].module, fr[j].file, (uint32_t)fr[j].line, fr[j].inlined);
+		uint32_t k;
+		const uint32_t *ids = frames_of(t, rec->profile, rec->pcs[i], &k);
+		for (uint32_t j = 0; j < k && nf < UNWIND_MAX_FRAMES * 4; j++)
+			rec->frame_ids[nf++] = ids[j];
 	}
 	for (uint32_t i = 0; i < nf / 2; i++) {
 		uint32_t tmp = rec->frame_ids[i];
