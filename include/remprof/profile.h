@@ -67,15 +67,25 @@ struct profile {
 struct profile *profile_new(void);
 void profile_free(struct profile *p);
 
-/* Interning: equal input gives the same index. Strings are copied. */
+/* Returned by the interning functions when memory runs out; the adders
+ * ignore it, so a caller may pass it on without checking. */
+#define PROFILE_NONE UINT32_MAX
+
+/* Interning: equal input gives the same index. Strings are copied. A frame
+ * is equal in every field (function, module, file, line, inlined); a NULL
+ * function or module is stored as "[unknown]". Threads are keyed by
+ * (pid, tid). profile_add_sample adds one sample (count 1, weight_ns) to the
+ * (stack, thread) pair, creating it on first use. */
 uint32_t profile_intern_frame(struct profile *p, const char *function, const char *module,
 			      const char *file, uint32_t line, int inlined);
 uint32_t profile_intern_stack(struct profile *p, const uint32_t *frames_root_first, uint32_t n);
 uint32_t profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *name);
 void profile_thread_rename(struct profile *p, uint32_t thread, const char *name);
 void profile_add_sample(struct profile *p, uint32_t stack, uint32_t thread, uint64_t weight_ns);
+/* An exact duplicate (path, build-id, range) is stored once. */
 void profile_add_module(struct profile *p, const char *path, const char *build_id,
 			uint64_t start, uint64_t end);
+/* Command line and PIDs (copied); 0 or -ENOMEM. */
 int profile_set_facts(struct profile *p, const char *cmdline, const pid_t *pids, size_t npids);
 
 /* Written to path.tmp and renamed, so a reader never sees half a file.
