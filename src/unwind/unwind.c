@@ -1,1 +1,401 @@
-/* being written */
+/* unwind.c — libunwind's remote API over a snapshot: the copied stack and
+ * registers, the module file images (unwind tables and text never come from
+ * the live target), and the reader only for what neither holds. */
+#include "remprof/unwind.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libunwind.h>
+#include <gelf.h>
+
+/* Exported by libunwind but not declared in its public headers; perf's
+ * unwind-libunwind-local.c declares it the same way. */
+extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
+					      unw_dyn_info_t *di, unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+#define dwarf_search_unwind_table UNW_OBJ(dwarf_search_unwind_table)
+
+#define DW_EH_PE_absptr  0x00
+#define DW_EH_PE_udata4  0x03
+#define DW_EH_PE_sdata4  0x0b
+#define DW_EH_PE_pcrel   0x10
+#define DW_EH_PE_datarel 0x30
+#define DW_EH_PE_omit    0xff
+
+/* A missing module is looked for again (maps_refresh) at most this often, so
+ * that PCs in anonymous code (JITs) do not re-read /proc/PID/maps per sample. */
+#define REFRESH_MIN_INTERVAL_NS 50000000ull
+
+struct unwinder {
+	struct maps *maps;
+	struct reader *r;
+	unw_addr_space_t as;
+	uint64_t last_refresh_ns;
+	int flush_pending;      /* maps were refreshed: drop cached procedure info */
+};
+
+/* Per-sample state handed to every accessor as `arg`. */
+struct unwind_ctx {
+	struct unwinder *u;
+	const struct snapshot *s;
+	uint64_t stack_vma_start, stack_vma_end; /* 0, 0 when unknown */
+	int flags;
+	int refreshed;
+};
+
+/* What the unwinder keeps per module (module->unwind_data). */
+struct module_tables {
+	int status;             /* 0: di is usable; -UNW_ENOINFO: no table we can use */
+	unw_dyn_info_t di;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- .eh_frame_hdr ---- */
+
+static int find_eh_frame_hdr(const struct module *mod, GElf_Phdr *out)
+{
+	size_t nph;
+
+	if (elf_getphdrnum(mod->elf, &nph) != 0)
+		return -1;
+	for (size_t i = 0; i < nph; i++)
+		if (gelf_getphdr(mod->elf, (int)i, out) && out->p_type == PT_GNU_EH_FRAME)
+			return 0;
+	return -1;
+}
+
+/* The binary-search table of .eh_frame_hdr, as libunwind's REMOTE_TABLE
+ * format wants it: entries (start_ip, fde) of 2 x int32 relative to the
+ * header (DW_EH_PE_datarel | DW_EH_PE_sdata4, what every linker emits).
+ * The table itself is read later through access_mem, i.e. from the image. */
+static int tables_from_eh_frame_hdr(const struct module *mod, struct module_tables *t)
+{
+	GElf_Phdr ph;
+	uint8_t h[12];
+	uint32_t fde_count;
+	uint64_t hdr;
+
+	if (find_eh_frame_hdr(mod, &ph) != 0)
+		return -UNW_ENOINFO;
+	hdr = ph.p_vaddr + mod->bias;
+	if (maps_read_image(mod, hdr, h, sizeof(h)) != (ssize_t)sizeof(h))
+		return -UNW_ENOINFO;
+	/* version 1; eh_frame_ptr pcrel|sdata4 (4 bytes); fde_count udata4; table datarel|sdata4 */
+	if (h[0] != 1 || (h[1] & 0x0f) != DW_EH_PE_sdata4 || h[2] != DW_EH_PE_udata4 ||
+	    h[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
+		return -UNW_ENOINFO;
+	memcpy(&fde_count, h + 8, sizeof(fde_count));
+	if (fde_count == 0)
+		return -UNW_ENOINFO;
+	memset(&t->di, 0, sizeof(t->di));
+	t->di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	t->di.start_ip = mod->start;
+	t->di.end_ip = mod->end;
+	t->di.gp = 0;
+	t->di.u.rti.name_ptr = 0;
+	t->di.u.rti.segbase = hdr;
+	t->di.u.rti.table_data = hdr + 12;
+	t->di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
+	return 0;
+}
+
+static struct module_tables *module_tables(struct module *mod)
+{
+	struct module_tables *t = mod->unwind_data;
+
+	if (t)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->status = tables_from_eh_frame_hdr(mod, t);
+	mod->unwind_data = t;
+	mod->unwind_data_free = free;
+	return t;
+}
+
+/* ---- module lookup, with one refresh for code mapped after attach ---- */
+
+static struct module *find_module(struct unwind_ctx *c, uint64_t ip)
+{
+	struct unwinder *u = c->u;
+	struct module *mod = maps_find_module(u->maps, ip);
+	uint64_t now;
+
+	if (mod || c->refreshed)
+		return mod;
+	c->refreshed = 1;
+	now = now_ns();
+	if (u->last_refresh_ns && now - u->last_refresh_ns < REFRESH_MIN_INTERVAL_NS)
+		return NULL;
+	u->last_refresh_ns = now;
+	if (maps_refresh(u->maps) != 0)
+		return NULL;
+	/* Cached procedure info may belong to a module that went away (exec,
+	 * dlclose). Flushed before the next sample, not under a live cursor. */
+	u->flush_pending = 1;
+	return maps_find_module(u->maps, ip);
+}
+
+/* ---- accessors ---- */
+
+static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+			      int need_unwind_info, void *arg)
+{
+	struct unwind_ctx *c = arg;
+	struct module *mod = find_module(c, ip);
+	struct module_tables *t;
+
+	if (!mod)
+		return -UNW_ENOINFO;
+	t = module_tables(mod);
+	if (!t)
+		return -UNW_ENOMEM;
+	if (t->status != 0)
+		return t->status;
+	return dwarf_search_unwind_table(as, ip, &t->di, pi, need_unwind_info, arg);
+}
+
+/* Nothing to release: libunwind frees what dwarf_search_unwind_table gave it. */
+static void acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+	(void)as;
+	(void)pi;
+	(void)arg;
+}
+
+static int acc_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *dilap, void *arg)
+{
+	(void)as;
+	(void)dilap;
+	(void)arg;
+	return -UNW_ENOINFO;
+}
+
+static int in_stack_vma(const struct unwind_ctx *c, uint64_t addr)
+{
+	return addr >= c->stack_vma_start && addr < c->stack_vma_end;
+}
+
+static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, int write,
+			  void *arg)
+{
+	struct unwind_ctx *c = arg;
+	const struct snapshot *s = c->s;
+	struct module *mod;
+
+	(void)as;
+	if (write)
+		return -UNW_EREADONLYREG;
+	if (addr >= s->stack_addr && addr - s->stack_addr + sizeof(*valp) <= s->stack_len) {
+		memcpy(valp, s->stack + (addr - s->stack_addr), sizeof(*valp));
+		return 0;
+	}
+	mod = maps_find_module(c->u->maps, addr);
+	if (mod && maps_read_image(mod, addr, valp, sizeof(*valp)) == (ssize_t)sizeof(*valp))
+		return 0;
+	/* The thread runs again by now: the live stack beyond our copy holds
+	 * other frames than the ones we are unwinding, so never read it. */
+	if (in_stack_vma(c, addr))
+		return -UNW_EINVAL;
+	if (!c->u->r || reader_copy(c->u->r, s->tid, addr, valp, sizeof(*valp)) !=
+			(ssize_t)sizeof(*valp))
+		return -UNW_EINVAL;
+	c->flags |= UNWIND_LIVE_READ;
+	return 0;
+}
+
+static int reg_value(const struct user_regs_struct *r, unw_regnum_t reg, unw_word_t *v)
+{
+	switch (reg) {
+	case UNW_X86_64_RAX: *v = r->rax; return 0;
+	case UNW_X86_64_RDX: *v = r->rdx; return 0;
+	case UNW_X86_64_RCX: *v = r->rcx; return 0;
+	case UNW_X86_64_RBX: *v = r->rbx; return 0;
+	case UNW_X86_64_RSI: *v = r->rsi; return 0;
+	case UNW_X86_64_RDI: *v = r->rdi; return 0;
+	case UNW_X86_64_RBP: *v = r->rbp; return 0;
+	case UNW_X86_64_RSP: *v = r->rsp; return 0;
+	case UNW_X86_64_R8:  *v = r->r8;  return 0;
+	case UNW_X86_64_R9:  *v = r->r9;  return 0;
+	case UNW_X86_64_R10: *v = r->r10; return 0;
+	case UNW_X86_64_R11: *v = r->r11; return 0;
+	case UNW_X86_64_R12: *v = r->r12; return 0;
+	case UNW_X86_64_R13: *v = r->r13; return 0;
+	case UNW_X86_64_R14: *v = r->r14; return 0;
+	case UNW_X86_64_R15: *v = r->r15; return 0;
+	case UNW_X86_64_RIP: *v = r->rip; return 0;
+	default: return -UNW_EBADREG;
+	}
+}
+
+static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *valp, int write,
+			  void *arg)
+{
+	struct unwind_ctx *c = arg;
+
+	(void)as;
+	if (write)
+		return -UNW_EREADONLYREG;
+	return reg_value(&c->s->regs, reg, valp);
+}
+
+static int acc_access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val, int write,
+			    void *arg)
+{
+	(void)as;
+	(void)reg;
+	(void)val;
+	(void)write;
+	(void)arg;
+	return -UNW_EBADREG;
+}
+
+static int acc_resume(unw_addr_space_t as, unw_cursor_t *cu, void *arg)
+{
+	(void)as;
+	(void)cu;
+	(void)arg;
+	return -UNW_EINVAL;
+}
+
+/* Names are the symbolizer's job (libdwfl, with DWARF and demangling). */
+static int acc_get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
+			     unw_word_t *offp, void *arg)
+{
+	(void)as;
+	(void)addr;
+	(void)buf;
+	(void)len;
+	(void)offp;
+	(void)arg;
+	return -UNW_EINVAL;
+}
+
+static unw_accessors_t accessors = {
+	.find_proc_info = acc_find_proc_info,
+	.put_unwind_info = acc_put_unwind_info,
+	.get_dyn_info_list_addr = acc_get_dyn_info_list_addr,
+	.access_mem = acc_access_mem,
+	.access_reg = acc_access_reg,
+	.access_fpreg = acc_access_fpreg,
+	.resume = acc_resume,
+	.get_proc_name = acc_get_proc_name,
+};
+
+/* ---- public ---- */
+
+int unwinder_open(struct unwinder **out, struct maps *m, struct reader *r)
+{
+	struct unwinder *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return -ENOMEM;
+	u->maps = m;
+	u->r = r;
+	u->as = unw_create_addr_space(&accessors, 0);
+	if (!u->as) {
+		free(u);
+		return -ENOMEM;
+	}
+	/* Procedure info is cached across samples (the modules do not change
+	 * under us without a refresh, which flushes it). */
+	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	unw_set_cache_size(u->as, 4096, 0);
+	*out = u;
+	return 0;
+}
+
+void unwinder_close(struct unwinder *u)
+{
+	if (!u)
+		return;
+	unw_destroy_addr_space(u->as);
+	free(u);
+}
+
+/* Steps until the outermost frame (unw_step() == 0, or IP 0), an error, no
+ * progress, or max frames. */
+static int walk(unw_cursor_t *cur, uint64_t *pcs, int max, int *flags)
+{
+	int n = 0, exact = 1;
+	unw_word_t ip, sp, prev_ip = 0, prev_sp = 0;
+
+	for (;;) {
+		if (unw_get_reg(cur, UNW_REG_IP, &ip) < 0 || unw_get_reg(cur, UNW_REG_SP, &sp) < 0) {
+			*flags |= UNWIND_TRUNCATED;
+			break;
+		}
+		if (ip == 0)
+			break;
+		if (n > 0 && ip == prev_ip && sp == prev_sp) {
+			*flags |= UNWIND_TRUNCATED;
+			break;
+		}
+		if (n == max) {
+			*flags |= UNWIND_TRUNCATED;
+			break;
+		}
+		/* A return address points after the call; -1 puts it inside the
+		 * call instruction (and inside the caller's function). Frame 0 and
+		 * the frame a signal interrupted hold the exact IP. */
+		pcs[n++] = exact ? ip : ip - 1;
+		exact = unw_is_signal_frame(cur) > 0;
+		prev_ip = ip;
+		prev_sp = sp;
+		int ret = unw_step(cur);
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			*flags |= UNWIND_TRUNCATED;
+			break;
+		}
+	}
+	return n;
+}
+
+int unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs, int max,
+		    int *flags)
+{
+	struct unwind_ctx c = { .u = u, .s = s };
+	unw_cursor_t cur;
+	int n;
+
+	*flags = 0;
+	if (max <= 0)
+		return -EINVAL;
+	if (max > UNWIND_MAX_FRAMES)
+		max = UNWIND_MAX_FRAMES;
+	if (u->flush_pending) {
+		unw_flush_cache(u->as, 0, 0);
+		u->flush_pending = 0;
+	}
+	if (maps_find_mapping(u->maps, s->regs.rsp, &c.stack_vma_start, &c.stack_vma_end) != 0)
+		c.stack_vma_start = c.stack_vma_end = 0;
+	if (unw_init_remote(&cur, u->as, &c) < 0) {
+		/* Still report the one PC we know. */
+		pcs[0] = s->regs.rip;
+		*flags = UNWIND_TRUNCATED;
+		return s->regs.rip ? 1 : -EINVAL;
+	}
+	n = walk(&cur, pcs, max, &c.flags);
+	*flags = c.flags;
+	if (n == 0) {
+		if (!s->regs.rip)
+			return -EINVAL;
+		pcs[0] = s->regs.rip;
+		*flags |= UNWIND_TRUNCATED;
+		n = 1;
+	}
+	return n;
+}
