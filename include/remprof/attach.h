@@ -21,7 +21,7 @@ enum attach_error {
 };
 
 /* Seize every thread of pid (re-listing /proc/PID/task until no new thread
- * appears). On failure nothing stays attached. *tids/*ntids: the seized set
+ * appears). On failure nothing stays attached. *tids and *ntids: the seized set
  * (malloc'ed). */
 enum attach_error attach_process(pid_t pid, pid_t **tids, int *ntids, int *detail);
 
@@ -30,6 +30,12 @@ enum attach_error attach_process(pid_t pid, pid_t **tids, int *ntids, int *detai
  * the command cannot be executed). */
 int attach_spawn(char *const argv[], pid_t *child);
 void attach_release_child(pid_t child);
+
+/* Let go of every thread of pid that this process traces (for callers that
+ * attached but will not run the sampler, which detaches by itself): each
+ * thread is interrupted, its stop awaited (bounded) and detached, passing on a
+ * signal it was about to receive. 0 or -errno. */
+int attach_detach(pid_t pid);
 
 /* One-line human explanation of an attach error, including what would fix it
  * (root or CAP_SYS_PTRACE, same user, Yama ptrace_scope, the tracer's name). */
