@@ -1,6 +1,7 @@
 /* busy — N threads (the main one included) that do nothing but spin in
  * busy_spin(): CPU-time sampling must give every one of them F samples per
- * CPU-second.
+ * CPU-second. Threads are named busy-1..busy-(N-1) (main stays "busy") so that
+ * a per-thread report can tell them apart.
  *
  * usage: busy N [SECONDS [STATUS]]    (0 seconds: until killed); exits STATUS
  * (default 0) when the time is up, so `record -- busy ...` can check it. */
@@ -42,6 +43,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "busy: pthread_create: %s\n", strerror(e));
 			return 1;
 		}
+		char name[16];
+		snprintf(name, sizeof(name), "busy-%d", i);
+		pthread_setname_np(t[i], name);
 	}
 	busy_spin(NULL);
 	for (int i = 1; i < n; i++)

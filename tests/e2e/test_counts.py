@@ -1,0 +1,57 @@
+"""remprof takes F samples per CPU-second of each thread, like perf: the
+count follows the CPU time the target really used during the recording."""
+
+import e2e
+
+DURATION = 3
+
+
+class Counts(e2e.TestCase):
+    def record_counting(self, name, args, freq):
+        """Samples recorded and the CPU seconds the target used meanwhile."""
+        out = self.out = self.path("counts.data")
+        with e2e.Target(name, *args) as t:
+            before = e2e.cpu_ticks(t.pid)
+            e2e.record(["-p", t.pid, "-F", freq, "-d", DURATION, "-o", out], DURATION)
+            cpu_s = (e2e.cpu_ticks(t.pid) - before) / e2e.ticks_per_s()
+            self.assertUntracedAndRunning(t)
+        stacks = e2e.folded(out)
+        return e2e.total(stacks), cpu_s, stacks
+
+    def check_rate(self, freq):
+        samples, cpu_s, stacks = self.record_counting("split", [0], freq)
+        expected = freq * cpu_s
+        self.assertGreater(cpu_s, 0.5, "the target hardly ran (%.2f s CPU)" % cpu_s)
+        self.assertLessEqual(abs(samples - expected), 0.15 * expected,
+                             "%d samples at -F %d for %.2f CPU-seconds, expected %.0f ± 15%%"
+                             % (samples, freq, cpu_s, expected))
+
+    def test_rate_1000hz(self):
+        self.check_rate(1000)
+
+    def test_rate_250hz(self):
+        self.check_rate(250)
+
+    def test_16_busy_threads(self):
+        samples, cpu_s, stacks = self.record_counting("busy", [16, 0], 1000)
+        expected = 1000 * cpu_s
+        self.assertGreaterEqual(samples, 0.90 * expected,
+                                "%d samples of 16 busy threads for %.2f CPU-seconds at 1 kHz, "
+                                "expected at least 90%% of %.0f" % (samples, cpu_s, expected))
+        self.assertLessEqual(samples, 1.15 * expected,
+                             "%d samples for %.2f CPU-seconds at 1 kHz: more than F x CPU time"
+                             % (samples, cpu_s))
+        self.assertShare(stacks, "busy_spin", 0.97, 0.03)
+        # Each thread (named busy, busy-1 .. busy-15) got its share: the
+        # scheduler is fair over seconds, so none may fall far below 1/16.
+        per_thread = {}
+        for frames, count in e2e.folded(self.out, "--per-thread"):
+            per_thread[frames[0]] = per_thread.get(frames[0], 0) + count
+        self.assertEqual(len(per_thread), 16, "threads in the profile: %s" % per_thread)
+        for thread, count in per_thread.items():
+            self.assertGreaterEqual(count, 0.25 * samples / 16,
+                                    "thread %s has %d of %d samples" % (thread, count, samples))
+
+
+if __name__ == "__main__":
+    e2e.main()

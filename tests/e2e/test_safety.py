@@ -1,0 +1,88 @@
+"""Never harm the target: however record ends — its duration, the target
+exiting, SIGINT/SIGTERM/SIGHUP, or SIGKILL of remprof itself — every thread
+of the target is left running and untraced."""
+
+import os
+import signal
+import subprocess
+import time
+
+import e2e
+
+
+class Safety(e2e.TestCase):
+    def start_record(self, pid, out, *extra):
+        p = subprocess.Popen([e2e.REMPROF, "record", "-p", str(pid), "-o", out] + list(extra),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        return p
+
+    def wait(self, p):
+        try:
+            _, err = p.communicate(timeout=e2e.SLACK_S)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            self.fail("remprof did not end within %d s" % e2e.SLACK_S)
+        return p.returncode, err
+
+    def test_after_duration(self):
+        with e2e.Target("busy", 4, 0) as t:
+            e2e.record(["-p", t.pid, "-d", 2, "-o", self.path("d.data")], 2)
+            self.assertUntracedAndRunning(t)
+
+    def end_by_signal(self, sig):
+        out = self.path("sig.data")
+        with e2e.Target("busy", 4, 0) as t:
+            p = self.start_record(t.pid, out)
+            time.sleep(1.5)
+            self.assertIsNone(p.poll(), "remprof ended early: %s" % p.stderr.read())
+            p.send_signal(sig)
+            code, err = self.wait(p)
+            self.assertUntracedAndRunning(t)
+        # Like perf record, a signal is the normal way to end an open-ended
+        # recording: the profile is written and remprof succeeds.
+        self.assertEqual(code, 0, "remprof exited %d after %s: %s" % (code, sig.name, err))
+        self.assertGreater(e2e.total(e2e.folded(out)), 0)
+
+    def test_sigint(self):
+        self.end_by_signal(signal.SIGINT)
+
+    def test_sigterm(self):
+        self.end_by_signal(signal.SIGTERM)
+
+    def test_sighup(self):
+        self.end_by_signal(signal.SIGHUP)
+
+    def test_sigkill(self):
+        # Different moments in the recording: right after attach, and in the
+        # middle of sampling, where a thread may be in a ptrace stop.
+        with e2e.Target("busy", 4, 0) as t:
+            for delay in (0.05, 0.3, 1.0, 1.7):
+                p = self.start_record(t.pid, self.path("kill.data"))
+                time.sleep(delay)
+                p.kill()
+                p.wait()
+                self.assertUntracedAndRunning(t)
+
+    def test_target_exits(self):
+        out = self.path("exit.data")
+        with e2e.Target("busy", 2, 2) as t:
+            p = self.start_record(t.pid, out)
+            code, err = self.wait(p)
+            self.assertEqual(t.proc.wait(timeout=5), 0)
+        self.assertEqual(code, 0, err)
+        self.assertShare(e2e.folded(out), "busy_spin", 0.97, 0.03)
+
+    def test_thread_churn(self):
+        out = self.path("churn.data")
+        with e2e.Target("churn", 5) as t:
+            e2e.record(["-p", t.pid, "-d", 3, "-o", out], 3)
+            self.assertUntracedAndRunning(t, cpu_seconds=0.1)
+            # ... and it runs to completion, unharmed.
+            self.assertEqual(t.proc.wait(timeout=10), 0, "churn failed")
+        self.assertShare(e2e.folded(out), "churn_worker", 0.95, 0.05)
+
+
+if __name__ == "__main__":
+    e2e.main()
