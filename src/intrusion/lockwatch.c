@@ -1,1 +1,593 @@
-/* being written */
+/* lockwatch.c — mmap_lock waits and acquisitions from the kernel tracepoints,
+ * in a private tracefs instance (see lockwatch.h). */
+#include "remprof/lockwatch.h"
+#include "remprof/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <tracefs.h>
+#include <event-parse.h>
+
+#define INSTANCE_PREFIX "remprof-"
+#define MAX_MMS 64          /* distinct mms tracked; the target's and a few more */
+#define TID_SLOTS 4096      /* per-thread pending state, open addressing */
+#define BUFFER_KB "2048"    /* per CPU: ~50k events, > 100 ms of a busy mmap loop */
+
+enum ev { EV_START, EV_ACQUIRE, EV_RELEASE, EV_N };
+static const char *const ev_names[EV_N] = {
+	"mmap_lock_start_locking", "mmap_lock_acquire_returned", "mmap_lock_released",
+};
+
+struct mm_stats {
+	uint64_t mm;
+	struct lockwatch_side target, self;
+};
+
+/* What one thread is in the middle of: a wait that began, a hold that began. */
+struct tid_state {
+	pid_t tid;           /* 0: free slot */
+	uint64_t last_ts;
+	uint64_t start_ts, start_mm;
+	uint64_t acq_ts, acq_mm;
+	bool waiting, holding;
+};
+
+struct tid_set {
+	pid_t *v;
+	size_t n, cap;
+};
+
+struct lockwatch {
+	struct tracefs_instance *inst;
+	char name[32];
+	int hold_fd;              /* an open file in the instance: marks it as ours */
+	struct tep_handle *tep;
+	int ev_id[EV_N];
+	struct tep_format_field *f_mm[EV_N], *f_write[EV_N], *f_success;
+
+	struct tid_set self, target;
+	pid_t caller;
+	uint64_t self_mm;         /* remprof's own mm: never a target */
+	uint64_t target_mms[MAX_MMS];
+	unsigned ntarget_mms;
+
+	/* Calibration: while set, the caller's events teach mms instead of counting. */
+	enum { CAL_NONE, CAL_SELF, CAL_TARGET } cal;
+
+	struct mm_stats *mms[MAX_MMS];
+	unsigned nmms;
+	struct tid_state tids[TID_SLOTS];
+	uint64_t events, reads;
+};
+
+/* ---- small sets ---- */
+
+static bool set_has(const struct tid_set *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == tid)
+			return true;
+	return false;
+}
+
+static int set_add(struct tid_set *s, pid_t tid)
+{
+	if (set_has(s, tid))
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		pid_t *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = tid;
+	return 1;
+}
+
+static bool is_target_mm(const struct lockwatch *lw, uint64_t mm)
+{
+	for (unsigned i = 0; i < lw->ntarget_mms; i++)
+		if (lw->target_mms[i] == mm)
+			return true;
+	return false;
+}
+
+static void learn_target_mm(struct lockwatch *lw, uint64_t mm)
+{
+	if (mm == lw->self_mm || is_target_mm(lw, mm) || lw->ntarget_mms == MAX_MMS)
+		return;
+	lw->target_mms[lw->ntarget_mms++] = mm;
+}
+
+static void side_init(struct lockwatch_side *s)
+{
+	memset(s, 0, sizeof(*s));
+	hist_init(&s->wait_ns);
+	hist_init(&s->hold_ns);
+}
+
+static void side_merge(struct lockwatch_side *dst, const struct lockwatch_side *src)
+{
+	dst->acquisitions += src->acquisitions;
+	dst->write_acquisitions += src->write_acquisitions;
+	dst->failed += src->failed;
+	hist_merge(&dst->wait_ns, &src->wait_ns);
+	hist_merge(&dst->hold_ns, &src->hold_ns);
+}
+
+/* Statistics are kept per mm because a target thread's events may teach us
+ * its mm only after remprof's events on it were parsed; which mms are the
+ * target's is decided when the results are asked for. */
+static struct mm_stats *mm_stats_of(struct lockwatch *lw, uint64_t mm)
+{
+	for (unsigned i = 0; i < lw->nmms; i++)
+		if (lw->mms[i]->mm == mm)
+			return lw->mms[i];
+	if (lw->nmms == MAX_MMS)
+		return NULL;
+	struct mm_stats *m = malloc(sizeof(*m));
+	if (!m)
+		return NULL;
+	m->mm = mm;
+	side_init(&m->target);
+	side_init(&m->self);
+	lw->mms[lw->nmms++] = m;
+	return m;
+}
+
+static struct tid_state *tid_state_of(struct lockwatch *lw, pid_t tid)
+{
+	size_t h = ((uint32_t)tid * 2654435761u) % TID_SLOTS;
+	for (size_t i = 0; i < TID_SLOTS; i++) {
+		struct tid_state *t = &lw->tids[(h + i) % TID_SLOTS];
+		if (t->tid == tid)
+			return t;
+		if (t->tid == 0) {
+			memset(t, 0, sizeof(*t));
+			t->tid = tid;
+			return t;
+		}
+	}
+	/* Thousands of live threads: forget the pending state of everyone
+	 * rather than mismatch events (a few waits go uncounted). */
+	memset(lw->tids, 0, sizeof(lw->tids));
+	lw->tids[h].tid = tid;
+	return &lw->tids[h];
+}
+
+/* ---- tracefs plumbing ---- */
+
+const char *lockwatch_tracefs_dir(void)
+{
+	const char *path = NULL;
+	/* libtracefs mounts tracefs at /sys/kernel/tracing if it is not mounted
+	 * (needs CAP_SYS_ADMIN); without it there is nothing to read. */
+	if (tracefs_tracing_dir_is_mounted(true, &path) < 0 || !path)
+		return NULL;
+	return path;
+}
+
+int lockwatch_available(void)
+{
+	const char *dir = lockwatch_tracefs_dir();
+	if (!dir)
+		return -ENOENT;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/events/mmap_lock/%s", dir, ev_names[EV_START]);
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* Does process `pid` hold an open file inside instance `name`? Every live
+ * lockwatch does (hold_fd), so an instance whose pid was reused by some other
+ * process is recognised as stale too. */
+static bool owner_holds_instance(pid_t pid, const char *name)
+{
+	char path[64], link[PATH_MAX], needle[NAME_MAX + 16];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return errno != ENOENT; /* EACCES: cannot tell, so assume it is alive */
+	snprintf(needle, sizeof(needle), "/instances/%s/", name);
+	bool found = false;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		char fdpath[PATH_MAX];
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		ssize_t n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = strstr(link, needle) != NULL;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static int remove_instance(const char *dir, const char *name)
+{
+	struct tracefs_instance *inst = tracefs_instance_alloc(dir, name);
+	if (!inst)
+		return -errno;
+	int ret = tracefs_instance_destroy(inst) < 0 ? -errno : 0;
+	tracefs_instance_free(inst);
+	return ret;
+}
+
+int lockwatch_clean_stale(void)
+{
+	const char *dir = lockwatch_tracefs_dir();
+	if (!dir)
+		return -ENOENT;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/instances", dir);
+	DIR *d = opendir(path);
+	if (!d)
+		return -errno;
+	int removed = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		if (strncmp(de->d_name, INSTANCE_PREFIX, strlen(INSTANCE_PREFIX)))
+			continue;
+		long pid = strtol(de->d_name + strlen(INSTANCE_PREFIX), &end, 10);
+		if (*end || pid <= 0 || pid > INT_MAX)
+			continue;
+		bool alive = kill((pid_t)pid, 0) == 0 || errno == EPERM;
+		if (alive && owner_holds_instance((pid_t)pid, de->d_name))
+			continue;
+		if (remove_instance(dir, de->d_name) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+static int write_file(struct lockwatch *lw, const char *file, const char *val)
+{
+	return tracefs_instance_file_write(lw->inst, file, val) < 0 ? -(errno ? errno : EIO) : 0;
+}
+
+/* set_event_pid takes a space-separated list; appending keeps the others. */
+static int follow_tids(struct lockwatch *lw, const pid_t *tids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%d ", (int)tids[i]);
+		if (tracefs_instance_file_append(lw->inst, "set_event_pid", buf) < 0)
+			return -(errno ? errno : EIO);
+	}
+	return 0;
+}
+
+/* All threads of process pid, into the filter and the target set. Listed
+ * twice: a thread created between the listing and the filter write would be
+ * missed by event-fork, the second listing catches it. */
+static int follow_process(struct lockwatch *lw, pid_t pid)
+{
+	for (int round = 0; round < 2; round++) {
+		pid_t *tids = NULL;
+		int n = proc_list_threads(pid, &tids);
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			int added = set_add(&lw->target, tids[i]);
+			int ret = added > 0 ? follow_tids(lw, &tids[i], 1) : added;
+			if (ret < 0) {
+				free(tids);
+				return ret;
+			}
+		}
+		free(tids);
+	}
+	return 0;
+}
+
+static int find_events(struct lockwatch *lw, const char *dir)
+{
+	const char *systems[] = { "mmap_lock", NULL };
+	lw->tep = tracefs_local_events_system(dir, systems);
+	if (!lw->tep)
+		return -ENOENT;
+	for (int e = 0; e < EV_N; e++) {
+		struct tep_event *ev = tep_find_event_by_name(lw->tep, "mmap_lock", ev_names[e]);
+		if (!ev)
+			return -ENOENT;
+		lw->ev_id[e] = ev->id;
+		/* Fields are looked up by name: their offsets differ between
+		 * kernels (memcg_path before 6.14, memcg_id after). */
+		lw->f_mm[e] = tep_find_field(ev, "mm");
+		lw->f_write[e] = tep_find_field(ev, "write");
+		if (!lw->f_mm[e] || !lw->f_write[e])
+			return -ENOENT;
+		if (e == EV_ACQUIRE && !(lw->f_success = tep_find_field(ev, "success")))
+			return -ENOENT;
+	}
+	return 0;
+}
+
+/* ---- event processing ---- */
+
+static void on_calibration(struct lockwatch *lw, enum ev e, uint64_t mm, bool write)
+{
+	if (e != EV_ACQUIRE)
+		return;
+	/* Only remprof's own mm is ever write-locked by the caller (mmap). */
+	if (lw->cal == CAL_SELF && write)
+		lw->self_mm = mm;
+	else if (lw->cal == CAL_TARGET && !write && lw->self_mm && mm != lw->self_mm)
+		learn_target_mm(lw, mm);
+}
+
+static void on_start(struct tid_state *t, uint64_t ts, uint64_t mm)
+{
+	t->waiting = true;
+	t->start_ts = ts;
+	t->start_mm = mm;
+}
+
+static void on_acquire(struct tid_state *t, struct lockwatch_side *s, uint64_t ts,
+		       uint64_t mm, bool write, bool success)
+{
+	if (t->waiting && t->start_mm == mm)
+		hist_add(&s->wait_ns, ts - t->start_ts);
+	t->waiting = false;
+	if (!success) {
+		s->failed++;
+		return;
+	}
+	s->acquisitions++;
+	s->write_acquisitions += write;
+	/* A downgrade (write -> read) arrives as a second acquisition while
+	 * holding: the write hold ends here and the read hold begins. */
+	if (t->holding && t->acq_mm == mm)
+		hist_add(&s->hold_ns, ts - t->acq_ts);
+	t->holding = true;
+	t->acq_ts = ts;
+	t->acq_mm = mm;
+}
+
+static void on_release(struct tid_state *t, struct lockwatch_side *s, uint64_t ts, uint64_t mm)
+{
+	if (t->holding && t->acq_mm == mm)
+		hist_add(&s->hold_ns, ts - t->acq_ts);
+	t->holding = false;
+}
+
+static int on_event(struct tep_event *event, struct tep_record *rec, int cpu, void *ctx)
+{
+	struct lockwatch *lw = ctx;
+	(void)cpu;
+	int e;
+	for (e = 0; e < EV_N && lw->ev_id[e] != event->id; e++)
+		;
+	if (e == EV_N)
+		return 0;
+	unsigned long long mm = 0, write = 0, success = 1;
+	if (tep_read_number_field(lw->f_mm[e], rec->data, &mm) < 0 ||
+	    tep_read_number_field(lw->f_write[e], rec->data, &write) < 0)
+		return 0;
+	if (e == EV_ACQUIRE && tep_read_number_field(lw->f_success, rec->data, &success) < 0)
+		return 0;
+	pid_t tid = tep_data_pid(lw->tep, rec);
+	lw->events++;
+
+	if (lw->cal != CAL_NONE && tid == lw->caller) {
+		on_calibration(lw, (enum ev)e, mm, write);
+		return 0;
+	}
+	bool self = set_has(&lw->self, tid);
+	if (!self && set_has(&lw->target, tid))
+		learn_target_mm(lw, mm);
+
+	struct tid_state *t = tid_state_of(lw, tid);
+	/* Per-CPU buffers are read one page at a time, so an event can be seen
+	 * after a later one of the same thread (it migrated between the two);
+	 * such a straggler would pair with the wrong partner: drop it. */
+	if (rec->ts < t->last_ts)
+		return 0;
+	t->last_ts = rec->ts;
+	struct mm_stats *m = mm_stats_of(lw, mm);
+	if (!m)
+		return 0;
+	struct lockwatch_side *s = self ? &m->self : &m->target;
+	if (e == EV_START)
+		on_start(t, rec->ts, mm);
+	else if (e == EV_ACQUIRE)
+		on_acquire(t, s, rec->ts, mm, write, success);
+	else
+		on_release(t, s, rec->ts, mm);
+	return 0;
+}
+
+int lockwatch_poll(struct lockwatch *lw)
+{
+	uint64_t before = lw->events;
+	if (tracefs_iterate_raw_events(lw->tep, lw->inst, NULL, 0, on_event, lw) < 0)
+		return -(errno ? errno : EIO);
+	return (int)(lw->events - before);
+}
+
+/* Learn an mm by making the caller lock it once while nothing else counts
+ * the caller's events: our own mm through an mmap (a write lock), a target's
+ * through a one-byte process_vm_readv at address 0 — the kernel takes the read
+ * lock before it finds that nothing is mapped there, and the read fails
+ * harmlessly with EFAULT. */
+static void calibrate_self(struct lockwatch *lw)
+{
+	lw->cal = CAL_SELF;
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	lockwatch_poll(lw);
+	lw->cal = CAL_NONE;
+}
+
+static void calibrate_target(struct lockwatch *lw, pid_t pid)
+{
+	char byte;
+	struct iovec local = { &byte, 1 }, remote = { NULL, 1 };
+	lw->cal = CAL_TARGET;
+	(void)process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	lockwatch_poll(lw);
+	lw->cal = CAL_NONE;
+}
+
+/* ---- the interface ---- */
+
+static int setup_instance(struct lockwatch *lw, const char *dir)
+{
+	snprintf(lw->name, sizeof(lw->name), INSTANCE_PREFIX "%d", (int)getpid());
+	if (tracefs_instance_exists(lw->name))
+		return -EBUSY;
+	lw->inst = tracefs_instance_create(lw->name);
+	if (!lw->inst)
+		return -(errno ? errno : EIO);
+	lw->hold_fd = tracefs_instance_file_open(lw->inst, "tracing_on", O_RDONLY);
+	if (lw->hold_fd < 0)
+		return -(errno ? errno : EIO);
+	int ret;
+	if ((ret = write_file(lw, "trace_clock", "mono")) < 0 ||
+	    (ret = write_file(lw, "buffer_size_kb", BUFFER_KB)) < 0)
+		return ret;
+	if (tracefs_option_enable(lw->inst, TRACEFS_OPTION_EVENT_FORK) < 0)
+		return -(errno ? errno : EIO);
+	return find_events(lw, dir);
+}
+
+int lockwatch_open(struct lockwatch **out, const pid_t *pids, size_t npids,
+		   const pid_t *self_tids, size_t nself)
+{
+	*out = NULL;
+	const char *dir = lockwatch_tracefs_dir();
+	if (!dir)
+		return -ENOENT;
+	int avail = lockwatch_available();
+	if (avail <= 0)
+		return avail < 0 ? avail : -ENOENT;
+	lockwatch_clean_stale();
+
+	struct lockwatch *lw = calloc(1, sizeof(*lw));
+	if (!lw)
+		return -ENOMEM;
+	lw->hold_fd = -1;
+	lw->caller = gettid();
+	int ret = setup_instance(lw, dir);
+	if (ret < 0)
+		goto fail;
+	ret = set_add(&lw->self, lw->caller);
+	for (size_t i = 0; ret >= 0 && i < nself; i++)
+		ret = set_add(&lw->self, self_tids[i]);
+	if (ret < 0 || (ret = follow_tids(lw, lw->self.v, lw->self.n)) < 0)
+		goto fail;
+	for (size_t i = 0; i < npids; i++)
+		if ((ret = follow_process(lw, pids[i])) < 0)
+			goto fail;
+	if (tracefs_event_enable(lw->inst, "mmap_lock", NULL) < 0) {
+		ret = -(errno ? errno : EIO);
+		goto fail;
+	}
+	calibrate_self(lw);
+	for (size_t i = 0; i < npids; i++)
+		calibrate_target(lw, pids[i]);
+	*out = lw;
+	return 0;
+fail:
+	lockwatch_close(lw);
+	return ret;
+}
+
+int lockwatch_add_pid(struct lockwatch *lw, pid_t tid, int is_self)
+{
+	if (is_self) {
+		int added = set_add(&lw->self, tid);
+		return added > 0 ? follow_tids(lw, &tid, 1) : added;
+	}
+	struct proc_status st;
+	int ret = proc_read_status(tid, tid, &st);
+	if (ret < 0)
+		return ret;
+	bool new_process = st.tgid == tid && !set_has(&lw->target, tid);
+	if ((ret = follow_process(lw, st.tgid)) < 0)
+		return ret;
+	if (new_process)
+		calibrate_target(lw, tid);
+	return 0;
+}
+
+void lockwatch_count_reads(struct lockwatch *lw, uint64_t reads)
+{
+	lw->reads += reads;
+}
+
+/* Events the kernel dropped because we did not drain fast enough. */
+static uint64_t lost_events(struct lockwatch *lw)
+{
+	uint64_t lost = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	for (long cpu = 0; cpu < ncpu; cpu++) {
+		char file[64];
+		snprintf(file, sizeof(file), "per_cpu/cpu%ld/stats", cpu);
+		char *text = tracefs_instance_file_read(lw->inst, file, NULL);
+		const char *p = text ? strstr(text, "overrun:") : NULL;
+		if (p)
+			lost += strtoull(p + strlen("overrun:"), NULL, 10);
+		free(text);
+	}
+	return lost;
+}
+
+int lockwatch_results(struct lockwatch *lw, struct lockwatch_results *out)
+{
+	memset(out, 0, sizeof(*out));
+	side_init(&out->target);
+	side_init(&out->self);
+	for (unsigned i = 0; i < lw->nmms; i++) {
+		if (!is_target_mm(lw, lw->mms[i]->mm))
+			continue;
+		side_merge(&out->target, &lw->mms[i]->target);
+		side_merge(&out->self, &lw->mms[i]->self);
+	}
+	out->target_mms = lw->ntarget_mms;
+	out->reads = lw->reads;
+	out->self_acq_per_read = lw->reads ? (double)out->self.acquisitions / (double)lw->reads : 0;
+	out->events = lw->events;
+	out->lost = lost_events(lw);
+	return 0;
+}
+
+void lockwatch_close(struct lockwatch *lw)
+{
+	if (!lw)
+		return;
+	if (lw->inst) {
+		/* Disable first so that nothing is traced while the instance is
+		 * torn down; rmdir then removes the buffers and the filter. */
+		tracefs_event_disable(lw->inst, "mmap_lock", NULL);
+		if (lw->hold_fd >= 0)
+			close(lw->hold_fd);
+		tracefs_instance_destroy(lw->inst);
+		tracefs_instance_free(lw->inst);
+	}
+	if (lw->tep)
+		tep_free(lw->tep);
+	for (unsigned i = 0; i < lw->nmms; i++)
+		free(lw->mms[i]);
+	free(lw->self.v);
+	free(lw->target.v);
+	free(lw);
+}
