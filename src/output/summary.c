@@ -1,1 +1,76 @@
-/* being written */
+/* summary.c — the few lines `remprof record` ends with: where the time
+ * went (top functions by self), what was sampled and lost, and what the
+ * sampling cost the target (stop and copy time percentiles). */
+#include "remprof/output.h"
+#include "aggregate.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define SUMMARY_ROWS 10
+
+static void print_percentiles(const char *what, const struct hist *h, FILE *out)
+{
+	static const double ps[] = { 50, 90, 99, 99.9 };
+	static const char *const names[] = { "p50", "p90", "p99", "p99.9" };
+	fprintf(out, "%-18s", what);
+	if (!h->count) {
+		fputs(" no samples\n", out);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+		fprintf(out, " %s %.1f", names[i], (double)hist_percentile(h, ps[i]) / 1e3);
+	fprintf(out, " max %.1f  (%llu)\n", (double)h->max / 1e3, (unsigned long long)h->count);
+}
+
+static void print_samples(const struct sample_stats *st, FILE *out)
+{
+	uint64_t lost = 0;
+	for (int i = 0; i < LOST_NREASONS; i++)
+		lost += st->lost[i];
+	fprintf(out, "samples: %llu taken, %llu lost", (unsigned long long)st->samples,
+		(unsigned long long)lost);
+	const char *sep = " (";
+	for (int i = 0; i < LOST_NREASONS; i++) {
+		if (!st->lost[i])
+			continue;
+		fprintf(out, "%s%s %llu", sep, lost_reason_name((enum lost_reason)i),
+			(unsigned long long)st->lost[i]);
+		sep = ", ";
+	}
+	fprintf(out, "%s, %llu partial reads, %llu threads seen\n", lost ? ")" : "",
+		(unsigned long long)st->partial_reads, (unsigned long long)st->threads_seen);
+}
+
+int output_summary(const struct profile *p, FILE *out)
+{
+	struct func_table t;
+	int err = func_table_build(p, &t);
+	if (err)
+		return err;
+	uint32_t *order = func_table_sorted(&t, 0);
+	if (!order) {
+		func_table_free(&t);
+		return -ENOMEM;
+	}
+	fputs("Top functions by self:\n", out);
+	char name[512];
+	size_t shown = 0;
+	for (size_t i = 0; i < t.nfuncs && shown < SUMMARY_ROWS; i++) {
+		const struct func_stat *f = &t.funcs[order[i]];
+		if (!f->self_n)
+			break;
+		fprintf(out, "  %6.2f%%  %s (%s)\n", percent(f->self, t.grand_total),
+			func_display(f, name, sizeof(name)), f->module);
+		shown++;
+	}
+	if (!shown)
+		fputs("  (no samples)\n", out);
+	print_samples(&p->stats, out);
+	fputs("target cost in us:\n", out);
+	print_percentiles("  stopped", &p->stats.stop_ns, out);
+	print_percentiles("  stack copy", &p->stats.copy_ns, out);
+	free(order);
+	func_table_free(&t);
+	return stream_status(out);
+}
