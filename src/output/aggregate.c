@@ -26,6 +26,10 @@ double percent(uint64_t part, uint64_t whole)
 const char *func_display(const struct func_stat *f, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%s", f->name, f->inlined ? " [inlined]" : "");
+	/* A control character in a name would break the report's lines. */
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
 	return buf;
 }
 

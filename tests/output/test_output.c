@@ -1,0 +1,197 @@
+/* test_output.c — the text, folded and summary output of the known profile
+ * in fixture.h: exact folded lines, the expected percentages in the text,
+ * the tree pruned below 0.5%, and the sample-count fallback. */
+#include "remprof/output.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+
+/* Run one writer into memory; the returned text is malloc'ed. */
+static char *render(int (*fn)(const struct profile *, FILE *, const struct output_options *),
+		    const struct profile *p, const struct output_options *o)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	CHECK(f);
+	CHECK_EQ_INT(fn(p, f, o), 0);
+	CHECK_EQ_INT(fclose(f), 0);
+	return buf;
+}
+
+static int summary_fn(const struct profile *p, FILE *f, const struct output_options *o)
+{
+	(void)o;
+	return output_summary(p, f);
+}
+
+static void expect_in(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle)) {
+		fprintf(stderr, "expected to find\n[%s]\nin\n%s\n", needle, hay);
+		exit(1);
+	}
+}
+
+static void test_folded(const struct profile *p)
+{
+	struct output_options o = { 0 };
+	char *s = render(output_folded, p, &o);
+	/* merged across threads and across b's two lines; ';' and the newline
+	 * in a name replaced; inlined marked as stackcollapse-perf does */
+	CHECK_EQ_STR(s, "main;a 1\n"
+			"main;a;b 6\n"
+			"main;c;c;helper_[i] 4\n"
+			"main;op:er ator 1\n");
+	free(s);
+	o.per_thread = 1;
+	s = render(output_folded, p, &o);
+	CHECK_EQ_STR(s, "main-thr;main;a 1\n"
+			"main-thr;main;a;b 3\n"
+			"main-thr;main;op:er ator 1\n"
+			"worker;main;a;b 3\n"
+			"worker;main;c;c;helper_[i] 4\n");
+	free(s);
+}
+
+static void test_text(const struct profile *p)
+{
+	struct output_options o = { 0 };
+	char *s = render(output_text, p, &o);
+	expect_in(s, "command:   ./app --run\n");
+	expect_in(s, "pids:      100\n");
+	expect_in(s, "kernel:    6.12.0-fixture\n");
+	expect_in(s, "reader:    vmreadv\n");
+	expect_in(s, "rate:      1000 Hz of each thread's CPU time");
+	expect_in(s, "for 3.000 s");
+	expect_in(s, "samples:   12, 3 lost (thread exited 1, read failed 2), 1 partial reads");
+	expect_in(s, "20.000 ms of CPU time in 12 samples");
+
+	const char *self = strstr(s, "Top functions by self:");
+	const char *total = strstr(s, "Top functions by total:");
+	const char *threads = strstr(s, "Threads:");
+	const char *tree = strstr(s, "Call tree (root first):");
+	CHECK(self && total && threads && tree && self < total && total < threads && threads < tree);
+	/* self table: largest first */
+	expect_in(self, "Top functions by self:\n     self    total   samples  function (module)\n"
+			"   60.00%   60.00%         6  b (app)\n"
+			"   20.00%   20.00%         4  helper [inlined] (app)\n"
+			"   10.00%   70.00%         1  a (app)\n");
+	/* c recurses (main;c;c;helper) and still counts once: 20%, not 40% */
+	expect_in(total, "    0.00%  100.00%        12  main (app)\n"
+			 "   10.00%   70.00%         7  a (app)\n");
+	expect_in(total, "    0.00%   20.00%         4  c (app)\n");
+	expect_in(threads, "   50.00%         5   10.000 ms       100  main-thr\n");
+	expect_in(threads, "   50.00%         7   10.000 ms       101  worker\n");
+	expect_in(tree, "  100.00%    0.00%  main\n"
+			"   70.00%   10.00%    a\n"
+			"   60.00%   60.00%      b\n"
+			"   20.00%    0.00%    c\n"
+			"   20.00%    0.00%      c\n"
+			"   20.00%   20.00%        helper [inlined]\n"
+			"   10.00%   10.00%    op;er ator\n");
+	CHECK(!strstr(s, "not shown"));
+	free(s);
+
+	o.max_rows = 1;
+	s = render(output_text, p, &o);
+	CHECK(!strstr(s, "helper [inlined] (app)"));
+	free(s);
+}
+
+static void test_pruning_and_counts(void)
+{
+	struct profile *p = profile_new();
+	CHECK(p);
+	uint32_t r = profile_intern_frame(p, "root", "m", NULL, 0, 0);
+	uint32_t big = profile_intern_frame(p, "big", "m", NULL, 0, 0);
+	uint32_t tiny = profile_intern_frame(p, "tiny", "m", NULL, 0, 0);
+	uint32_t s1[] = { r, big }, s2[] = { r, tiny };
+	uint32_t t = profile_thread(p, 1, 1, "");
+	profile_add_sample(p, profile_intern_stack(p, s1, 2), t, 999);
+	profile_add_sample(p, profile_intern_stack(p, s2, 2), t, 1);
+	struct output_options o = { .per_thread = 1 };
+	char *s = render(output_text, p, &o);
+	const char *tree = strstr(s, "Call tree");
+	CHECK(tree);
+	CHECK(!strstr(tree, "tiny"));
+	expect_in(tree, "   99.90%   99.90%    big\n");
+	expect_in(tree, "(branches below 0.5% not shown: 0.10% in all)");
+	expect_in(s, "    0.10%    0.10%         1  tiny (m)\n");
+	free(s);
+	/* an unnamed thread gets its tid as the root frame */
+	s = render(output_folded, p, &o);
+	CHECK_EQ_STR(s, "[tid 1];root;big 1\n[tid 1];root;tiny 1\n");
+	free(s);
+	profile_free(p);
+
+	/* no weights at all: percentages of sample counts, and the header says so */
+	p = profile_new();
+	r = profile_intern_frame(p, "only", "m", NULL, 0, 0);
+	t = profile_thread(p, 1, 1, "x");
+	uint32_t st = profile_intern_stack(p, &r, 1);
+	for (int i = 0; i < 4; i++)
+		profile_add_sample(p, st, t, 0);
+	s = render(output_text, p, &o);
+	expect_in(s, "percentages are of the 4 samples");
+	expect_in(s, "  100.00%  100.00%         4  only (m)\n");
+	free(s);
+	profile_free(p);
+
+	p = profile_new();
+	s = render(output_text, p, &o);
+	expect_in(s, "No samples.");
+	free(s);
+	s = render(output_folded, p, &o);
+	CHECK_EQ_STR(s, "");
+	free(s);
+	s = render(summary_fn, p, NULL);
+	expect_in(s, "(no samples)");
+	expect_in(s, "  stopped          no samples\n");
+	free(s);
+	profile_free(p);
+}
+
+static void test_summary(const struct profile *p)
+{
+	char *s = render(summary_fn, p, NULL);
+	expect_in(s, "Top functions by self:\n"
+		     "   60.00%  b (app)\n"
+		     "   20.00%  helper [inlined] (app)\n");
+	expect_in(s, "samples: 12 taken, 3 lost (thread exited 1, read failed 2), 1 partial reads, "
+		     "2 threads seen\n");
+	/* 1..1000 us, buckets within 1/16: p99 and p99.9 clamp to the max */
+	expect_in(s, "  stopped          p50 ");
+	expect_in(s, " p99.9 1000.0 max 1000.0  (1000)\n");
+	expect_in(s, "  stack copy       p50 ");
+	expect_in(s, " max 100.0  (1000)\n");
+	free(s);
+}
+
+static void test_write_error(const struct profile *p)
+{
+	/* a stream that fails: the writer reports it instead of succeeding */
+	FILE *f = fopen("/dev/full", "w");
+	CHECK(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	struct output_options o = { 0 };
+	CHECK_EQ_INT(output_text(p, f, &o), -EIO);
+	CHECK_EQ_INT(output_folded(p, f, &o), -EIO);
+	CHECK_EQ_INT(output_summary(p, f), -EIO);
+	fclose(f);
+}
+
+int main(void)
+{
+	struct profile *p = make_known_profile();
+	test_folded(p);
+	test_text(p);
+	test_summary(p);
+	test_write_error(p);
+	test_pruning_and_counts();
+	profile_free(p);
+	return 0;
+}
