@@ -1,1 +1,285 @@
-/* being written */
+/* symbols.c — one lookup address to its frames with libdwfl: the ELF symbol
+ * (.symtab, .dynsym, or the separate debug file's), the DWARF line, and one
+ * frame per inlined call, innermost first, as `addr2line -f -i` prints them.
+ * Module reporting lives in symbols_maps.c (the maps module) and
+ * symbols_pid.c (libdwfl's own /proc/PID/maps reader, for tests). */
+#include <dwarf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <elfutils/libdw.h>
+#include "symbols_internal.h"
+
+/* Deeper inline nests than this are cut (the outer frames are kept). */
+#define MAX_FRAMES_PER_PC 64
+
+/* What a lookup returns when even the arena is out of memory: a lookup
+ * never fails. */
+static const struct frame_info oom_frame = {
+	.function = "[unknown]", .module = "[unknown]",
+};
+
+int symbolizer_create(struct symbolizer **out, int (*find_elf)(Dwfl_Module *, void **,
+			const char *, Dwarf_Addr, char **, Elf **))
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	int err = sym_cache_init(&s->cache);
+	if (err < 0) {
+		free(s);
+		return err;
+	}
+	/* A profiler must not go to the network from inside a lookup (seconds
+	 * per module, and Debian's libdebuginfod-common sets DEBUGINFOD_URLS
+	 * in every login shell). libdwfl's standard search asks debuginfod as
+	 * its last resort whenever the variable is set, so clear it. */
+	unsetenv("DEBUGINFOD_URLS");
+	const char *path = getenv("REMPROF_DEBUGINFO_PATH");
+	if (path && *path && !(s->debuginfo_path = strdup(path))) {
+		symbolizer_close(s);
+		return -ENOMEM;
+	}
+	s->callbacks.find_elf = find_elf;
+	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	s->callbacks.section_address = dwfl_offline_section_address;
+	s->callbacks.debuginfo_path = s->debuginfo_path ? &s->debuginfo_path : NULL;
+	s->dwfl = dwfl_begin(&s->callbacks);
+	if (!s->dwfl) {
+		symbolizer_close(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+void symbolizer_close(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	for (size_t i = 0; i < s->nreported; i++)
+		free(s->reported[i].path);
+	free(s->reported);
+	while (s->images) {
+		struct sym_image *next = s->images->next;
+		free(s->images->data);
+		free(s->images);
+		s->images = next;
+	}
+	sym_cache_free(&s->cache);
+	free(s->debuginfo_path);
+	free(s);
+}
+
+unsigned long symbolizer_dwfl_lookups(const struct symbolizer *s)
+{
+	return s->dwfl_lookups;
+}
+
+static const char *intern(struct symbolizer *s, const char *str)
+{
+	return str ? sym_cache_intern(&s->cache, str) : NULL;
+}
+
+/* A mangled name demangled, anything else as it is; interned. */
+static const char *intern_name(struct symbolizer *s, const char *name)
+{
+	char *d = demangle(name);
+	const char *r = intern(s, d ? d : name);
+	free(d);
+	return r;
+}
+
+static const char *intern_fmt(struct symbolizer *s, const char *prefix, uint64_t off)
+{
+	char buf[4096 + 32];
+	snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, prefix, off);
+	return intern(s, buf);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* The function a DWARF scope belongs to: the demangled linkage name where
+ * there is one (so C++ names read as c++filt prints them), else DW_AT_name;
+ * through DW_AT_abstract_origin for inlined and out-of-line instances. */
+static const char *die_function_name(struct symbolizer *s, Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+	if (!link)
+		link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+	if (link)
+		return intern_name(s, link);
+	return intern(s, dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr)));
+}
+
+/* A source file name as addr2line prints it: relative DWARF names are
+ * relative to the compilation directory. */
+static const char *intern_path(struct symbolizer *s, const char *comp_dir, const char *file)
+{
+	if (!file || file[0] == '/' || !comp_dir || !comp_dir[0])
+		return intern(s, file);
+	char buf[8192];
+	if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", comp_dir, file) >= sizeof(buf))
+		return intern(s, file);
+	return intern(s, buf);
+}
+
+/* Where an inlined subroutine was called from: its DW_AT_call_file (an index
+ * into the CU's file table) and DW_AT_call_line. */
+static void die_call_site(struct symbolizer *s, Dwarf_Die *cu, Dwarf_Die *die,
+			  const char **file, int *line)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word fileno = 0, lineno = 0;
+	Dwarf_Files *files;
+	size_t nfiles;
+	*file = NULL;
+	*line = 0;
+	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &lineno) == 0)
+		*line = (int)lineno;
+	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &fileno) == 0 &&
+	    dwarf_getsrcfiles(cu, &files, &nfiles) == 0 && fileno < nfiles)
+		*file = intern_path(s, dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr)),
+				    dwarf_filesrc(files, fileno, NULL, NULL));
+}
+
+/* The line-table row for addr itself: where the innermost frame is. */
+static void pc_source(struct symbolizer *s, Dwfl_Module *mod, uint64_t addr,
+		      const char **file, int *line)
+{
+	Dwfl_Line *l = dwfl_module_getsrc(mod, addr);
+	const char *f = l ? dwfl_lineinfo(l, NULL, line, NULL, NULL, NULL) : NULL;
+	*file = intern_path(s, f ? dwfl_line_comp_dir(l) : NULL, f);
+	if (!*file)
+		*line = 0;
+}
+
+/* The chain of DIEs from the innermost scope at addr out to its CU, through
+ * the DIE tree where the code is (the concrete inlined instances).
+ * dwarf_getscopes alone would continue from an inlined instance into the
+ * scopes of its abstract definition, losing the functions it was inlined
+ * into; so, like elfutils addr2line -i, only its innermost scope is used. */
+static int pc_scopes(Dwfl_Module *mod, uint64_t addr, Dwarf_Die *cu, Dwarf_Die **scopes)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *found = NULL, *die = dwfl_module_addrdie(mod, addr, &bias);
+	*scopes = NULL;
+	if (!die)
+		return 0;
+	*cu = *die;
+	int n = dwarf_getscopes(cu, addr - bias, &found);
+	if (n > 0) {
+		Dwarf_Die inner = found[0];
+		n = dwarf_getscopes_die(&inner, scopes);
+	}
+	free(found);
+	return n > 0 ? n : 0;
+}
+
+/* Frames for the inlined calls around addr, innermost first, into f[0..max).
+ * Each frame gets the source position inside its own function (like
+ * addr2line -i): the innermost addr's line, each outer one the call site of
+ * the frame inside it. *file and *line are left at the position for the real
+ * function that contains them all; *outer its DWARF name (or NULL). */
+static int inline_frames(struct symbolizer *s, Dwfl_Module *mod, uint64_t addr,
+			 struct frame_info *f, int max, const char **file, int *line,
+			 const char **outer)
+{
+	Dwarf_Die cu, *scopes;
+	int nscopes = pc_scopes(mod, addr, &cu, &scopes);
+	int n = 0;
+	*outer = NULL;
+	for (int i = 0; i < nscopes; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag == DW_TAG_subprogram) {
+			*outer = die_function_name(s, &scopes[i]);
+			break;
+		}
+		if (tag != DW_TAG_inlined_subroutine)
+			continue;
+		/* Past max, the innermost frames are the ones dropped: keep
+		 * shifting so the chain still ends at the real function. */
+		if (n == max) {
+			memmove(f, f + 1, sizeof(*f) * (size_t)(max - 1));
+			n--;
+		}
+		f[n] = (struct frame_info){ .function = die_function_name(s, &scopes[i]),
+					    .file = *file, .line = *line, .inlined = 1 };
+		if (!f[n].function)
+			f[n].function = intern(s, "[inlined]");
+		n++;
+		die_call_site(s, &cu, &scopes[i], file, line);
+	}
+	free(scopes);
+	return n;
+}
+
+/* All frames for addr into f (room for MAX_FRAMES_PER_PC); the count. */
+static int resolve(struct symbolizer *s, uint64_t addr, struct frame_info *f)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	if (!mod) {
+		f[0] = (struct frame_info){ .function = intern_fmt(s, "[unknown]", addr),
+					    .module = intern(s, "[unknown]") };
+		return 1;
+	}
+	Dwarf_Addr start = 0;
+	const char *name = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	const char *module = intern(s, base_name(name ? name : "[unknown]"));
+
+	const char *file, *outer;
+	int line;
+	pc_source(s, mod, addr, &file, &line);
+	int n = inline_frames(s, mod, addr, f, MAX_FRAMES_PER_PC - 1, &file, &line, &outer);
+
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	/* The ELF symbol names the real function (as perf does: "foo.cold" is
+	 * where the PC is); DWARF only when the symbol tables are gone. */
+	const char *function = symname ? intern_name(s, symname) : outer;
+	if (!function)
+		function = intern_fmt(s, module ? module : "[unknown]", addr - start);
+	f[n++] = (struct frame_info){ .function = function, .file = file, .line = line };
+	for (int i = 0; i < n; i++)
+		f[i].module = module;
+	return n;
+}
+
+/* A frame with a NULL function or module means the arena ran out. */
+static int frames_complete(const struct frame_info *f, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!f[i].function || !f[i].module)
+			return 0;
+	return 1;
+}
+
+int symbolizer_lookup(struct symbolizer *s, uint64_t addr, const struct frame_info **frames)
+{
+	if (s->sync)
+		s->sync(s);
+	int n = sym_cache_find(&s->cache, addr, frames);
+	if (n > 0)
+		return n;
+	s->dwfl_lookups++;
+	struct frame_info f[MAX_FRAMES_PER_PC];
+	n = resolve(s, addr, f);
+	const struct frame_info *stored = frames_complete(f, n) ?
+		sym_cache_insert(&s->cache, addr, f, n) : NULL;
+	if (!stored) {
+		*frames = &oom_frame;
+		return 1;
+	}
+	*frames = stored;
+	return n;
+}
