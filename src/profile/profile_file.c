@@ -775,7 +775,9 @@ static int load_stat(struct loader *l, struct cur *c)
 
 static int check_header(struct loader *l, const uint8_t *d, size_t size)
 {
-	if (size < MAGIC_LEN || memcmp(d, MAGIC, MAGIC_LEN))
+	if (size == 0)
+		return fail(l, "empty file, not a remprof profile");
+	if (memcmp(d, MAGIC, size < MAGIC_LEN ? size : MAGIC_LEN))
 		return fail(l, "not a remprof profile (bad magic)");
 	if (size < HEADER_SIZE)
 		return fail(l, "truncated file: %zu bytes, the header alone is %d", size, HEADER_SIZE);

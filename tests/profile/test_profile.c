@@ -402,6 +402,11 @@ static void test_specific_errors(const uint8_t *d, size_t len)
 	memcpy(m, d, len);
 	m[1] = 'X';
 	expect_message(m, len, "not a remprof profile");
+	expect_message(m, 0, "empty file");
+	memcpy(m, d, len);
+	expect_message(m, 5, "truncated file: 5 bytes");
+	expect_message(m, len - 1, "truncated file");
+	expect_message((uint8_t *)"main;a 1\n", 9, "not a remprof profile");
 
 	memcpy(m, d, len);
 	wr32(m + 8, 2);
