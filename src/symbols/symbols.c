@@ -163,26 +163,71 @@ static void pc_source(struct symbolizer *s, Dwfl_Module *mod, uint64_t addr,
 		*line = 0;
 }
 
-/* The chain of DIEs from the innermost scope at addr out to its CU, through
- * the DIE tree where the code is (the concrete inlined instances).
- * dwarf_getscopes alone would continue from an inlined instance into the
- * scopes of its abstract definition, losing the functions it was inlined
- * into; so, like elfutils addr2line -i, only its innermost scope is used. */
-static int pc_scopes(Dwfl_Module *mod, uint64_t addr, Dwarf_Die *cu, Dwarf_Die **scopes)
+/* Nesting deeper than this (inlines within inlines, blocks) is cut off. */
+#define MAX_SCOPE_DEPTH 256
+
+static int has_pc_attr(Dwarf_Die *die)
+{
+	return dwarf_hasattr(die, DW_AT_low_pc) || dwarf_hasattr(die, DW_AT_ranges);
+}
+
+/* The child of parent whose code contains pc: a function, an inlined call or
+ * a block. Namespaces, and blocks without an address range of their own, are
+ * looked through (C++ definitions may sit inside a namespace). */
+static int child_at_pc(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *out, int depth)
+{
+	Dwarf_Die child;
+	if (depth > 16 || dwarf_child(parent, &child) != 0)
+		return 0;
+	do {
+		int tag = dwarf_tag(&child);
+		switch (tag) {
+		case DW_TAG_subprogram:
+		case DW_TAG_inlined_subroutine:
+		case DW_TAG_lexical_block:
+		case DW_TAG_try_block:
+		case DW_TAG_catch_block:
+		case DW_TAG_entry_point:
+			if (dwarf_haspc(&child, pc) == 1) {
+				*out = child;
+				return 1;
+			}
+			if (tag == DW_TAG_lexical_block && !has_pc_attr(&child) &&
+			    child_at_pc(&child, pc, out, depth + 1))
+				return 1;
+			break;
+		case DW_TAG_namespace:
+		case DW_TAG_module:
+			if (child_at_pc(&child, pc, out, depth + 1))
+				return 1;
+			break;
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return 0;
+}
+
+/* The DIEs whose code contains addr, innermost first, out to (not
+ * including) the CU, through the concrete tree (the inlined instances).
+ * This descends only into the DIEs that contain the PC: dwarf_getscopes
+ * would also search the whole CU for an inlined instance's abstract
+ * definition and continue in its scopes (losing the functions it was
+ * inlined into), and costs about 80 us per address here instead of a few. */
+static int pc_scopes(Dwfl_Module *mod, uint64_t addr, Dwarf_Die *cu, Dwarf_Die *scopes, int max)
 {
 	Dwarf_Addr bias;
-	Dwarf_Die *found = NULL, *die = dwfl_module_addrdie(mod, addr, &bias);
-	*scopes = NULL;
+	Dwarf_Die *die = dwfl_module_addrdie(mod, addr, &bias);
 	if (!die)
 		return 0;
 	*cu = *die;
-	int n = dwarf_getscopes(cu, addr - bias, &found);
-	if (n > 0) {
-		Dwarf_Die inner = found[0];
-		n = dwarf_getscopes_die(&inner, scopes);
-	}
-	free(found);
-	return n > 0 ? n : 0;
+	Dwarf_Die outer_first[MAX_SCOPE_DEPTH];
+	int n = 0;
+	Dwarf_Die parent = *cu;
+	while (n < max && n < MAX_SCOPE_DEPTH &&
+	       child_at_pc(&parent, addr - bias, &outer_first[n], 0))
+		parent = outer_first[n++];
+	for (int i = 0; i < n; i++)
+		scopes[i] = outer_first[n - 1 - i];
+	return n;
 }
 
 /* Frames for the inlined calls around addr, innermost first, into f[0..max).
@@ -194,8 +239,8 @@ static int inline_frames(struct symbolizer *s, Dwfl_Module *mod, uint64_t addr,
 			 struct frame_info *f, int max, const char **file, int *line,
 			 const char **outer)
 {
-	Dwarf_Die cu, *scopes;
-	int nscopes = pc_scopes(mod, addr, &cu, &scopes);
+	Dwarf_Die cu, scopes[MAX_SCOPE_DEPTH];
+	int nscopes = pc_scopes(mod, addr, &cu, scopes, MAX_SCOPE_DEPTH);
 	int n = 0;
 	*outer = NULL;
 	for (int i = 0; i < nscopes; i++) {
@@ -219,7 +264,6 @@ static int inline_frames(struct symbolizer *s, Dwfl_Module *mod, uint64_t addr,
 		n++;
 		die_call_site(s, &cu, &scopes[i], file, line);
 	}
-	free(scopes);
 	return n;
 }
 
