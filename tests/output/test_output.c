@@ -184,6 +184,105 @@ static void test_write_error(const struct profile *p)
 	fclose(f);
 }
 
+
+/* Sum of the counts of folded output; checks each line's shape and that
+ * lines are unique and sorted. */
+static unsigned long long folded_sum(char *s, int per_thread, const struct profile *p)
+{
+	unsigned long long sum = 0;
+	char *prev = NULL;
+	for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+		char *sp = strrchr(line, ' ');
+		CHECK(sp && sp[1]);
+		char *end;
+		unsigned long long c = strtoull(sp + 1, &end, 10);
+		CHECK(*end == '\0' && c > 0);
+		sum += c;
+		*sp = '\0';
+		CHECK(!strstr(line, ";;") && line[0] != ';');
+		if (prev)
+			CHECK(strcmp(prev, line) < 0);
+		if (per_thread) {
+			int found = 0;
+			size_t n = strcspn(line, ";");
+			for (size_t i = 0; i < p->nthreads; i++)
+				found |= strlen(p->threads[i].name) == n &&
+					 !strncmp(p->threads[i].name, line, n);
+			CHECK(found);
+		}
+		prev = line;
+	}
+	return sum;
+}
+
+/* Random profiles (empty stacks, deep recursion, shared names): folded
+ * counts add up to the samples, and the text report's self column to 100%. */
+static void test_random_profiles(void)
+{
+	srand(777);
+	for (int round = 0; round < 40; round++) {
+		struct profile *p = profile_new();
+		CHECK(p);
+		uint32_t fr[24];
+		char name[32];
+		for (int i = 0; i < 24; i++) {
+			snprintf(name, sizeof(name), "f%d", i % 9);
+			fr[i] = profile_intern_frame(p, name, i % 2 ? "m1" : "m2", NULL, (uint32_t)i,
+						     i % 5 == 0);
+		}
+		uint32_t th[4];
+		for (int i = 0; i < 4; i++) {
+			snprintf(name, sizeof(name), "t%d", i % 3);
+			th[i] = profile_thread(p, 1, 10 + i, name);
+		}
+		unsigned long long want = 0;
+		uint64_t w_all = 0, w_framed = 0;
+		for (int k = 0; k < 150; k++) {
+			uint32_t st[40], n = (uint32_t)(rand() % 40);
+			for (uint32_t j = 0; j < n; j++)
+				st[j] = fr[rand() % 24];
+			uint32_t sidx = profile_intern_stack(p, st, n);
+			int times = 1 + rand() % 4;
+			for (int t = 0; t < times; t++) {
+				uint64_t w = (uint64_t)(rand() % 3000);
+				profile_add_sample(p, sidx, th[rand() % 4], w);
+				w_all += w;
+				w_framed += n ? w : 0;
+			}
+			want += (unsigned long long)times;
+		}
+		struct output_options o = { 0 };
+		char *s = render(output_folded, p, &o);
+		CHECK(folded_sum(s, 0, p) == want);
+		free(s);
+		o.per_thread = 1;
+		s = render(output_folded, p, &o);
+		CHECK(folded_sum(s, 1, p) == want);
+		free(s);
+		s = render(output_text, p, &o);
+		free(s);
+		/* The self column adds up to the share of samples with a frame (a
+		 * stack without frames has weight but no function), give or take
+		 * 0.005% of rounding per row. */
+		o.max_rows = 1000;
+		s = render(output_text, p, &o);
+		const char *self = strstr(s, "function (module)\n");
+		const char *total = strstr(s, "Top functions by total:");
+		CHECK(self && total);
+		double sum = 0;
+		int rows = 0;
+		for (const char *l = strchr(self, '\n') + 1; l < total; l = strchr(l, '\n') + 1)
+			if (*l == ' ')
+				sum += strtod(l, NULL), rows++;
+		double expect = 100.0 * (double)w_framed / (double)w_all;
+		CHECK(rows >= 9 && sum > expect - 0.005 * rows - 1e-9 && sum < expect + 0.005 * rows + 1e-9);
+		free(s);
+		s = render(summary_fn, p, NULL);
+		free(s);
+		profile_free(p);
+	}
+}
+
 int main(void)
 {
 	struct profile *p = make_known_profile();
@@ -192,6 +291,7 @@ int main(void)
 	test_summary(p);
 	test_write_error(p);
 	test_pruning_and_counts();
+	test_random_profiles();
 	profile_free(p);
 	return 0;
 }
