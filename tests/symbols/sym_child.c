@@ -4,10 +4,12 @@
  *
  * Prints "bias=0x.. leaf=0x.. outer=0x..", then waits. With a library path:
  * on a byte on stdin it dlopens the library and prints
- * "lib_base=0x.. lib_entry=0x.. lib_hidden=0x..". Exits on EOF on stdin. */
+ * "lib_base=0x.. lib_entry=0x.. lib_hidden=0x..". With "--exec PROGRAM", it
+ * execs PROGRAM on that byte instead. Exits on EOF on stdin. */
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #define KEEP(x) __asm__ volatile("" : "+r"(x))
@@ -79,8 +81,11 @@ int main(int argc, char **argv)
 	       (void *)outer_with_inline);
 	fflush(stdout);
 	char c;
-	while (read(0, &c, 1) == 1)
-		if (argc > 1 && load_library(argv[1]) < 0)
+	while (read(0, &c, 1) == 1) {
+		if (argc > 2 && strcmp(argv[1], "--exec") == 0)
+			execv(argv[2], argv + 2);
+		else if (argc > 1 && load_library(argv[1]) < 0)
 			return 2;
+	}
 	return 0;
 }

@@ -5,6 +5,7 @@
  * usage: test_symbols CASE BUILDDIR   (cases: see main) */
 #include <errno.h>
 #include <inttypes.h>
+#include <dirent.h>
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -184,6 +185,17 @@ static void compare_addr2line(struct symbolizer *s, const char *bin, uint64_t bi
 	CHECK_EQ_INT(mismatches, 0);
 }
 
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	CHECK(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
 /* ---- cases ----------------------------------------------------------- */
 
 static char *c_child_argv[] = { NULL, NULL };
@@ -200,6 +212,12 @@ static void case_names(void)
 {
 	struct target t;
 	start_c_child(&t);
+	int fds = count_fds();
+	struct symbolizer *again;
+	CHECK(symbolizer_open(&again, t.m) == 0);
+	CHECK(strcmp(outermost(again, field(t.line, "leaf")), "leaf_sum") == 0);
+	symbolizer_close(again);
+	CHECK_EQ_INT(count_fds(), fds); /* libdwfl closed the module files it was given */
 	uint64_t leaf = field(t.line, "leaf"), outer = field(t.line, "outer");
 	const struct frame_info *f;
 	int n = symbolizer_lookup(t.s, leaf + 4, &f);
@@ -537,6 +555,35 @@ static void case_vdso(void)
 	target_close(&t);
 }
 
+/* After exec, maps_refresh() brings the new program's modules: the
+ * symbolizer drops the old ones and what it had cached for their addresses. */
+static void case_exec(void)
+{
+	struct target t;
+	char *argv[] = { path_in_build("sym_child"), "--exec", path_in_build("sym_cxx"), NULL };
+	target_open(&t, argv);
+	uint64_t leaf = field(t.line, "leaf");
+	CHECK_EQ_STR(outermost(t.s, leaf), "leaf_sum");
+	child_poke(&t.c);
+	child_line(&t.c, t.line, sizeof(t.line)); /* sym_cxx's "bias=" */
+	uint64_t bias = field(t.line, "bias");
+	CHECK(maps_refresh(t.m) == 0);
+	const struct frame_info *f;
+	int n = symbolizer_lookup(t.s, leaf, &f);
+	print_frames(leaf, f, n);
+	CHECK(strcmp(f[n - 1].function, "leaf_sum") != 0);
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd), "%s --defined-only '%s' | grep ' _ZN6remsym10use_lambdaEl$'",
+		 tool("NM", "nm"), path_in_build("sym_cxx"));
+	FILE *p = popen(cmd, "r");
+	CHECK(p && fgets(cmd, sizeof(cmd), p));
+	pclose(p);
+	n = symbolizer_lookup(t.s, strtoull(cmd, NULL, 16) + bias, &f);
+	CHECK_EQ_STR(f[n - 1].function, "remsym::use_lambda(long)");
+	CHECK_EQ_STR(f[n - 1].module, "sym_cxx");
+	target_close(&t);
+}
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -593,7 +640,7 @@ int main(int argc, char **argv)
 		{ "cxx", case_cxx }, { "cxx_inline", case_cxx_inline }, { "buildid", case_buildid },
 		{ "debuglink", case_debuglink }, { "stripped_lib", case_stripped_lib },
 		{ "cache", case_cache }, { "no_debuginfod", case_no_debuginfod },
-		{ "vdso", case_vdso },
+		{ "vdso", case_vdso }, { "exec", case_exec },
 	};
 	CHECK(argc == 3);
 	builddir = argv[2];
