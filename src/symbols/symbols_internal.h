@@ -45,8 +45,8 @@ struct sym_image {
 struct sym_reported {
 	char *path;
 	uint64_t start, end, bias;
+	char build_id[41];
 	Dwarf_Addr dwfl_start, dwfl_end; /* the range libdwfl derived, to re-report it as is */
-	int has_elf;
 };
 
 struct symbolizer {

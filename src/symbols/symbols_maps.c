@@ -34,25 +34,31 @@ static struct sym_image *image_copy(struct symbolizer *s, const struct module *m
 	return img;
 }
 
+static int same_module(const struct sym_reported *r, const struct module *m)
+{
+	/* the build-id tells a file rebuilt and loaded again at the same place */
+	return r->start == m->start && r->end == m->end && r->bias == m->bias &&
+	       strcmp(r->path, m->path) == 0 && strcmp(r->build_id, m->build_id) == 0;
+}
+
 static const struct sym_reported *find_reported(const struct symbolizer *s,
 						const struct module *m)
 {
-	for (size_t i = 0; i < s->nreported; i++) {
-		const struct sym_reported *r = &s->reported[i];
-		if (r->start == m->start && r->end == m->end && r->bias == m->bias &&
-		    strcmp(r->path, m->path) == 0)
-			return r;
-	}
+	for (size_t i = 0; i < s->nreported; i++)
+		if (same_module(&s->reported[i], m))
+			return &s->reported[i];
 	return NULL;
 }
 
+/* Called after every maps_refresh (the sampler refreshes periodically), so
+ * in one pass: both lists are in the maps module's (address) order. */
 static int same_modules(const struct symbolizer *s)
 {
 	size_t n = maps_module_count(s->maps);
 	if (n != s->nreported)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!find_reported(s, maps_module_at(s->maps, i)))
+		if (!same_module(&s->reported[i], maps_module_at(s->maps, i)))
 			return 0;
 	return 1;
 }
@@ -115,6 +121,8 @@ static int report_one(struct symbolizer *s, const struct module *m, const struct
 				      .bias = m->bias };
 	if (!rep->path)
 		return -ENOMEM;
+	memcpy(rep->build_id, m->build_id, sizeof(rep->build_id));
+	rep->build_id[sizeof(rep->build_id) - 1] = 0;
 	if (mod)
 		dwfl_module_info(mod, NULL, &rep->dwfl_start, &rep->dwfl_end, NULL, NULL, NULL, NULL);
 	return 0;
