@@ -91,24 +91,44 @@ static int by_text(const void *a, const void *b)
 	return strcmp(((const struct line *)a)->text, ((const struct line *)b)->text);
 }
 
+/* Merged across threads, each stack's text is built once from its summed
+ * count; per thread, once per (stack, thread). */
+static int collect_lines(const struct profile *p, int per_thread, struct line *lines, size_t *n)
+{
+	uint64_t *per_stack = NULL;
+	if (!per_thread) {
+		per_stack = calloc(p->nstacks ? p->nstacks : 1, sizeof(*per_stack));
+		if (!per_stack)
+			return -ENOMEM;
+		for (size_t i = 0; i < p->nsamples; i++)
+			per_stack[p->samples[i].stack] += p->samples[i].count;
+	}
+	size_t items = per_thread ? p->nsamples : p->nstacks;
+	for (size_t i = 0; i < items; i++) {
+		uint64_t count = per_thread ? p->samples[i].count : per_stack[i];
+		if (!count)
+			continue;
+		struct profile_sample one = { .stack = (uint32_t)i };
+		lines[*n].text = stack_text(p, per_thread ? &p->samples[i] : &one, per_thread);
+		lines[*n].count = count;
+		if (!lines[(*n)++].text) {
+			free(per_stack);
+			return -ENOMEM;
+		}
+	}
+	free(per_stack);
+	return 0;
+}
+
 int output_folded(const struct profile *p, FILE *out, const struct output_options *o)
 {
 	int per_thread = o && o->per_thread;
-	struct line *lines = calloc(p->nsamples ? p->nsamples : 1, sizeof(*lines));
+	size_t max = p->nsamples > p->nstacks ? p->nsamples : p->nstacks;
+	struct line *lines = calloc(max ? max : 1, sizeof(*lines));
 	if (!lines)
 		return -ENOMEM;
-	int err = 0;
 	size_t n = 0;
-	for (size_t i = 0; i < p->nsamples; i++) {
-		if (!p->samples[i].count)
-			continue;
-		lines[n].text = stack_text(p, &p->samples[i], per_thread);
-		lines[n].count = p->samples[i].count;
-		if (!lines[n++].text) {
-			err = -ENOMEM;
-			break;
-		}
-	}
+	int err = collect_lines(p, per_thread, lines, &n);
 	if (!err) {
 		qsort(lines, n, sizeof(*lines), by_text);
 		for (size_t i = 0; i < n; ) {

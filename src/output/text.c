@@ -149,7 +149,7 @@ static int print_threads(const struct profile *p, const struct func_table *t, in
 #define NO_NODE UINT32_MAX
 
 struct node {
-	uint32_t func;
+	uint32_t func, parent;
 	uint32_t first_child, next_sibling;
 	uint64_t total, self;
 };
@@ -157,15 +157,49 @@ struct node {
 struct tree {
 	struct node *nodes;
 	size_t n, cap;
+	/* (parent, func) -> node + 1: a hot node can have thousands of
+	 * children, too many to search one by one per sample. */
+	uint32_t *slots;
+	size_t nslots;
 };
+
+static size_t child_hash(uint32_t parent, uint32_t func, size_t nslots)
+{
+	uint64_t k = ((uint64_t)parent << 32 | func) * 0x9e3779b97f4a7c15ull;
+	return (size_t)(k >> 32) & (nslots - 1);
+}
+
+static int tree_rehash(struct tree *tr, size_t nslots)
+{
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	/* every node but the root is some parent's child */
+	for (uint32_t p = 0; p < tr->n; p++)
+		for (uint32_t c = tr->nodes[p].first_child; c != NO_NODE; c = tr->nodes[c].next_sibling) {
+			size_t j = child_hash(p, tr->nodes[c].func, nslots);
+			while (slots[j])
+				j = (j + 1) & (nslots - 1);
+			slots[j] = c + 1;
+		}
+	free(tr->slots);
+	tr->slots = slots;
+	tr->nslots = nslots;
+	return 0;
+}
 
 static uint32_t tree_child(struct tree *tr, uint32_t parent, uint32_t func)
 {
-	for (uint32_t c = tr->nodes[parent].first_child; c != NO_NODE; c = tr->nodes[c].next_sibling)
-		if (tr->nodes[c].func == func)
+	if (tr->n * 2 >= tr->nslots && tree_rehash(tr, tr->nslots ? tr->nslots * 2 : 1024) < 0)
+		return NO_NODE;
+	size_t j = child_hash(parent, func, tr->nslots);
+	for (; tr->slots[j]; j = (j + 1) & (tr->nslots - 1)) {
+		uint32_t c = tr->slots[j] - 1;
+		if (tr->nodes[c].func == func && tr->nodes[c].parent == parent)
 			return c;
+	}
 	if (tr->n == tr->cap) {
-		size_t ncap = tr->cap ? tr->cap * 2 : 256;
+		size_t ncap = tr->cap * 2;
 		struct node *nn = realloc(tr->nodes, ncap * sizeof(*nn));
 		if (!nn)
 			return NO_NODE;
@@ -173,9 +207,10 @@ static uint32_t tree_child(struct tree *tr, uint32_t parent, uint32_t func)
 		tr->cap = ncap;
 	}
 	uint32_t c = (uint32_t)tr->n++;
-	tr->nodes[c] = (struct node){ .func = func, .first_child = NO_NODE,
+	tr->nodes[c] = (struct node){ .func = func, .parent = parent, .first_child = NO_NODE,
 				      .next_sibling = tr->nodes[parent].first_child };
 	tr->nodes[parent].first_child = c;
+	tr->slots[j] = c + 1;
 	return c;
 }
 
@@ -189,7 +224,8 @@ static int tree_build(const struct profile *p, const struct func_table *t, int b
 		return -ENOMEM;
 	tr->cap = 256;
 	tr->n = 1;
-	tr->nodes[0] = (struct node){ .func = NO_NODE, .first_child = NO_NODE, .next_sibling = NO_NODE };
+	tr->nodes[0] = (struct node){ .func = NO_NODE, .parent = NO_NODE, .first_child = NO_NODE,
+				      .next_sibling = NO_NODE };
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const struct profile_stack *st = &p->stacks[p->samples[i].stack];
 		uint64_t v = measure_of(&p->samples[i], by_weight);
@@ -271,6 +307,7 @@ static int print_tree(const struct profile *p, const struct func_table *t, int b
 		err = tree_print(&tr, t, out);
 	}
 	free(tr.nodes);
+	free(tr.slots);
 	return err;
 }
 
