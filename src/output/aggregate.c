@@ -23,14 +23,25 @@ double percent(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-const char *func_display(const struct func_stat *f, char *buf, size_t len)
+/* A control character in a name would break the report's lines. */
+static const char *sanitize(char *buf)
 {
-	snprintf(buf, len, "%s%s", f->name, f->inlined ? " [inlined]" : "");
-	/* A control character in a name would break the report's lines. */
 	for (char *c = buf; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = ' ';
 	return buf;
+}
+
+const char *printable(const char *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", s);
+	return sanitize(buf);
+}
+
+const char *func_display(const struct func_stat *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", f->name, f->inlined ? " [inlined]" : "");
+	return sanitize(buf);
 }
 
 int stream_status(FILE *out)

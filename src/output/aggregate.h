@@ -41,7 +41,9 @@ void func_table_free(struct func_table *t);
 uint32_t *func_table_sorted(const struct func_table *t, int by_total);
 
 double percent(uint64_t part, uint64_t whole);
-/* "f" or "f [inlined]" into buf, control characters made spaces. */
+/* s into buf with control characters made spaces (they would break lines). */
+const char *printable(const char *s, char *buf, size_t len);
+/* "f" or "f [inlined]" into buf, printable. */
 const char *func_display(const struct func_stat *f, char *buf, size_t len);
 /* 0, or -EIO when the stream has failed. */
 int stream_status(FILE *out);

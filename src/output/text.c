@@ -131,14 +131,15 @@ static int print_threads(const struct profile *p, const struct func_table *t, in
 		s->value += measure_of(&p->samples[i], by_weight);
 	}
 	qsort_r(ts, p->nthreads, sizeof(*ts), by_thread_value, p->threads);
-	fprintf(out, "\nThreads:\n  %7s  %8s  %10s  %8s  %s\n", "%", "samples",
-		p->idle ? "time" : "CPU time", "tid", "name");
+	fprintf(out, "\nThreads:\n  %7s  %8s  %10s  %8s  %8s  %s\n", "%", "samples",
+		p->idle ? "time" : "CPU time", "pid", "tid", "name");
 	for (size_t i = 0; i < p->nthreads; i++) {
 		const struct profile_thread *th = &p->threads[ts[i].thread];
-		char w[32];
+		char w[32], name[256];
 		format_duration(ts[i].weight, w, sizeof(w));
-		fprintf(out, "  %6.2f%%  %8llu  %10s  %8d  %s\n", percent(ts[i].value, t->grand_total),
-			(unsigned long long)ts[i].n, w, (int)th->tid, th->name);
+		fprintf(out, "  %6.2f%%  %8llu  %10s  %8d  %8d  %s\n", percent(ts[i].value, t->grand_total),
+			(unsigned long long)ts[i].n, w, (int)th->pid, (int)th->tid,
+			printable(th->name, name, sizeof(name)));
 	}
 	free(ts);
 	return 0;

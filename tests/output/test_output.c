@@ -84,8 +84,9 @@ static void test_text(const struct profile *p)
 	expect_in(total, "    0.00%  100.00%        12  main (app)\n"
 			 "   10.00%   70.00%         7  a (app)\n");
 	expect_in(total, "    0.00%   20.00%         4  c (app)\n");
-	expect_in(threads, "   50.00%         5   10.000 ms       100  main-thr\n");
-	expect_in(threads, "   50.00%         7   10.000 ms       101  worker\n");
+	expect_in(threads, "        %   samples    CPU time       pid       tid  name\n"
+			   "   50.00%         5   10.000 ms       100       100  main-thr\n"
+			   "   50.00%         7   10.000 ms       100       101  worker\n");
 	expect_in(tree, "  100.00%    0.00%  main\n"
 			"   70.00%   10.00%    a\n"
 			"   60.00%   60.00%      b\n"

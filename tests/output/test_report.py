@@ -67,7 +67,7 @@ def main():
                        "   60.00%   60.00%         6  b (app)",
                        "    0.00%   20.00%         4  c (app)",
                        "   20.00%   20.00%        helper [inlined]",
-                       "   50.00%         7   10.000 ms       101  worker"]:
+                       "   50.00%         7   10.000 ms       100       101  worker"]:
             check(needle in text, f"text lacks {needle!r}")
 
         # -o: the same bytes as stdout, nothing temporary left behind
