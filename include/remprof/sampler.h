@@ -38,6 +38,8 @@ struct sampler_config {
 	size_t stack_size;     /* copy cap, bytes */
 	enum reader_kind reader;
 	double duration_s;     /* 0 = until the targets exit or a signal arrives */
+	int no_placement;      /* don't move to the due thread's CPU (for benchmarks) */
+	int no_realtime;       /* don't serve stops at SCHED_FIFO 1 (for benchmarks) */
 };
 
 /* Everything the sampler reports, always after the thread involved was resumed. */
@@ -70,7 +72,14 @@ struct sampler_result {
 
 /* Runs until the end condition, then detaches from every thread (also on
  * every error path). Blocks SIGINT/SIGTERM/SIGHUP/SIGCHLD in the calling thread
- * for its duration. stats must be initialized by the caller. */
+ * for its duration, and reaps ptrace events with waitpid(-1, __WALL): the
+ * caller should have no other children it waits for meanwhile. A spawned
+ * child is released (attach_release_child) once its trigger is armed.
+ * freq_hz 0 and stack_size 0 mean the defaults (1000 Hz, 64 KiB). When
+ * allowed, stops are served at SCHED_FIFO priority 1 (the consumer's
+ * callbacks run at the caller's own policy), so that a trigger preempts the
+ * thread it concerns at once instead of after its time slice.
+ * stats must be initialized by the caller. Returns 0, or res->error. */
 int sampler_run(const struct sampler_config *cfg, const struct sampler_events *ev,
 		struct sample_stats *stats, struct sampler_result *res);
 

@@ -1,1 +1,1102 @@
-/* being written */
+/* sampler.c — the stop path.
+ *
+ * One loop over one epoll set: the perf task-clock ring of every thread (who
+ * is due, on which CPU, for how much CPU time), a signalfd (SIGCHLD for ptrace
+ * stops and exits; SIGINT/SIGTERM/SIGHUP to end) and timerfds (duration,
+ * status ticks, idle-mode sampling). Due threads are interrupted together and
+ * each stop is served as it arrives: GETREGSET, stack copy, resume. Snapshots
+ * go to the consumer only once no interrupt is outstanding, so that unwinding
+ * never runs while a thread waits for us. */
+#include "remprof/sampler.h"
+#include "remprof/attach.h"
+#include "remprof/maps.h"
+#include "remprof/proc.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_FREQ 1000u
+#define DEFAULT_STACK (64u * 1024u)
+#define RING_PAGES 2               /* 1 header page + 1 data page: ~100 records */
+#define TICK_NS 250000000ull       /* status ticks */
+/* Deliver stored snapshots at the latest this long after the oldest was
+ * taken, even while an interrupt is still outstanding: an over-subscribed
+ * thread can take a scheduler tick (4 ms at HZ=250) or more to stop. */
+#define FLUSH_NS 4000000ull
+/* maps are re-read for an unknown stack at most this often per process. */
+#define MAPS_REFRESH_NS 20000000ull
+#define DETACH_WAIT_NS 3000000000ull
+
+/* epoll tags; perf fds carry PERF_TAG | tid. */
+enum { TAG_SIGNAL = 1, TAG_DURATION, TAG_TICK, TAG_IDLE };
+#define PERF_TAG (1ull << 32)
+
+struct proc {
+	pid_t pid;
+	struct reader *r;
+	struct maps *maps;         /* NULL if unreadable: then stack_size is copied */
+	uint64_t maps_time;        /* when maps were last read */
+	int nthreads;
+};
+
+struct thr {
+	pid_t tid;
+	struct proc *p;
+	int perf_fd;               /* -1 in idle mode */
+	struct perf_event_mmap_page *ring;
+	uint64_t due_weight;       /* CPU time of triggers not yet sampled */
+	unsigned due_count;        /* triggers not yet sampled */
+	int due;
+	int cpu;                   /* CPU of the latest trigger, -1 unknown */
+	int outstanding;           /* PTRACE_INTERRUPT sent, stop not served */
+	int initial_pending;       /* auto-attached, its first stop not seen yet */
+	int detaching;
+	int gone;                  /* detached; kept only until its snapshot is delivered */
+	uint64_t t_int;            /* when the interrupt was sent */
+	uint64_t weight;           /* of the outstanding sample (CPU mode) */
+	uint64_t last_sample_ns;   /* idle mode: weight = wall time since */
+	uint64_t stack_lo, stack_hi; /* cached stack mapping; hi == 0: unknown */
+	int has_snap;              /* snapshot waiting for delivery */
+	struct snapshot snap;
+};
+
+struct sampler {
+	const struct sampler_config *cfg;
+	const struct sampler_events *ev;
+	struct sample_stats *st;
+	struct sampler_result *res;
+	struct proc *procs;
+	size_t nprocs;
+	struct thr **thr;
+	size_t nthr, cap;
+	int epfd, sigfd, durfd, tickfd, idlefd;
+	sigset_t oldmask;
+	cpu_set_t allowed;         /* remprof's own CPUs, restored at the end */
+	int cur_cpu;               /* CPU we are pinned to, -1 if not pinned */
+	int exclude_kernel;
+	uint64_t period_ns, stack_size;
+	uint64_t t0, last_tick;
+	int outstanding;
+	int nsnaps;
+	uint64_t oldest_snap;
+	int released;              /* the spawned child was let run */
+	int old_policy;            /* scheduling policy to restore, -1: unchanged */
+	struct sched_param old_param;
+	int ended;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void end_run(struct sampler *s, enum sampler_end end)
+{
+	if (!s->ended) {
+		s->ended = 1;
+		s->res->end = end;
+	}
+}
+
+static void fail_run(struct sampler *s, int err, const char *msg)
+{
+	if (s->ended && s->res->end == SAMPLER_END_ERROR)
+		return;
+	s->ended = 1;
+	s->res->end = SAMPLER_END_ERROR;
+	s->res->error = err;
+	snprintf(s->res->error_msg, sizeof(s->res->error_msg), "%s", msg);
+}
+
+/* ---- threads ---------------------------------------------------------- */
+
+static struct thr *find_thr(struct sampler *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nthr; i++)
+		if (s->thr[i]->tid == tid)
+			return s->thr[i];
+	return NULL;
+}
+
+static struct proc *find_proc(struct sampler *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i].pid == pid)
+			return &s->procs[i];
+	return NULL;
+}
+
+static int perf_open(struct sampler *s, pid_t tid)
+{
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_TASK_CLOCK;
+	a.sample_period = s->period_ns;
+	a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
+	a.wakeup_events = 1;
+	a.exclude_hv = 1;
+	a.use_clockid = 1;
+	a.clockid = CLOCK_MONOTONIC;
+	for (;;) {
+		a.exclude_kernel = (unsigned)s->exclude_kernel;
+		int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		/* perf_event_paranoid 2 forbids counting kernel time of others. */
+		if (errno == EACCES && !s->exclude_kernel) {
+			s->exclude_kernel = 1;
+			continue;
+		}
+		return -errno;
+	}
+}
+
+static void perf_close(struct sampler *s, struct thr *t)
+{
+	if (t->ring)
+		munmap(t->ring, RING_PAGES * (size_t)sysconf(_SC_PAGESIZE));
+	if (t->perf_fd >= 0) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, t->perf_fd, NULL);
+		close(t->perf_fd);
+	}
+	t->ring = NULL;
+	t->perf_fd = -1;
+}
+
+/* The task-clock trigger of a thread; 0 or -errno. */
+static int perf_attach(struct sampler *s, struct thr *t)
+{
+	int fd = perf_open(s, t->tid);
+	if (fd < 0)
+		return fd;
+	size_t len = RING_PAGES * (size_t)sysconf(_SC_PAGESIZE);
+	void *ring = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (ring == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = PERF_TAG | (uint32_t)t->tid };
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		int e = errno;
+		munmap(ring, len);
+		close(fd);
+		return -e;
+	}
+	t->perf_fd = fd;
+	t->ring = ring;
+	return 0;
+}
+
+static struct thr *add_thr(struct sampler *s, struct proc *p, pid_t tid)
+{
+	if (s->nthr == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		struct thr **v = realloc(s->thr, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		s->thr = v;
+		s->cap = cap;
+	}
+	struct thr *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->snap.stack = malloc(s->stack_size);
+	if (!t->snap.stack) {
+		free(t);
+		return NULL;
+	}
+	t->tid = tid;
+	t->p = p;
+	t->perf_fd = -1;
+	t->cpu = -1;
+	t->last_sample_ns = now_ns();
+	s->thr[s->nthr++] = t;
+	p->nthreads++;
+	s->st->threads_seen++;
+	return t;
+}
+
+/* Register a thread; in CPU mode it gets its trigger. ESRCH from perf means
+ * the thread is already gone (its exit report follows). */
+static struct thr *track_thread(struct sampler *s, struct proc *p, pid_t tid, int *err)
+{
+	struct thr *t = add_thr(s, p, tid);
+	*err = 0;
+	if (!t) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (!s->cfg->idle) {
+		int e = perf_attach(s, t);
+		if (e != 0 && e != -ESRCH)
+			*err = e;
+	}
+	return t;
+}
+
+static void deliver_one(struct sampler *s, struct thr *t)
+{
+	if (!t->has_snap)
+		return;
+	t->has_snap = 0;
+	s->nsnaps--;
+	if (s->ev->sample)
+		s->ev->sample(s->ev->ctx, &t->snap);
+}
+
+static void deliver_all(struct sampler *s)
+{
+	for (size_t i = 0; i < s->nthr; i++)
+		deliver_one(s, s->thr[i]);
+	s->nsnaps = 0;
+}
+
+static void remove_thr(struct sampler *s, struct thr *t)
+{
+	if (t->outstanding) {
+		s->st->lost[LOST_THREAD_EXITED]++;
+		s->outstanding--;
+	}
+	deliver_one(s, t);
+	perf_close(s, t);
+	t->p->nthreads--;
+	for (size_t i = 0; i < s->nthr; i++)
+		if (s->thr[i] == t) {
+			s->thr[i] = s->thr[--s->nthr];
+			break;
+		}
+	free(t->snap.stack);
+	free(t);
+}
+
+/* ---- triggers --------------------------------------------------------- */
+
+static void ring_copy(const struct perf_event_mmap_page *ring, uint64_t off, void *dst, size_t len)
+{
+	const uint8_t *data = (const uint8_t *)ring + ring->data_offset;
+	uint64_t size = ring->data_size;
+	for (size_t i = 0; i < len; i++)
+		((uint8_t *)dst)[i] = data[(off + i) % size];
+}
+
+static void note_trigger(struct thr *t, int cpu, uint64_t period)
+{
+	t->due = 1;
+	t->due_weight += period;
+	t->due_count++;
+	t->cpu = cpu;
+}
+
+/* Drain a thread's ring: each sample record says the thread is due. */
+static void drain_ring(struct sampler *s, struct thr *t)
+{
+	struct perf_event_mmap_page *ring = t->ring;
+	if (!ring)
+		return;
+	uint64_t head = __atomic_load_n(&ring->data_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = ring->data_tail;
+	while (tail < head) {
+		struct perf_event_header h;
+		ring_copy(ring, tail, &h, sizeof(h));
+		if (h.size < sizeof(h))
+			break;
+		uint8_t rec[256];
+		size_t len = h.size < sizeof(rec) ? h.size : sizeof(rec);
+		ring_copy(ring, tail, rec, len);
+		if (h.type == PERF_RECORD_SAMPLE && len >= sizeof(h) + 32) {
+			/* TID (pid, tid) | TIME | CPU (cpu, res) | PERIOD */
+			uint32_t cpu;
+			uint64_t period;
+			memcpy(&cpu, rec + sizeof(h) + 16, sizeof(cpu));
+			memcpy(&period, rec + sizeof(h) + 24, sizeof(period));
+			note_trigger(t, (int)cpu, period);
+		} else if (h.type == PERF_RECORD_LOST && len >= sizeof(h) + 16) {
+			uint64_t lost;
+			memcpy(&lost, rec + sizeof(h) + 8, sizeof(lost));
+			s->st->lost[LOST_TRIGGER_OVERRUN] += lost;
+		}
+		tail += h.size;
+	}
+	__atomic_store_n(&ring->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+/* ---- the stop ----------------------------------------------------------- */
+
+static int cpu_allowed(const struct sampler *s, int cpu)
+{
+	return cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &s->allowed);
+}
+
+/* Move ourselves to the due thread's CPU: a ptrace stop issued from the same
+ * CPU needs no IPI and no halted-vCPU wake-up (~15 µs here, against ~125 µs
+ * across CPUs; measurements §0.2). */
+static void move_to(struct sampler *s, int cpu)
+{
+	if (s->cfg->no_placement || !cpu_allowed(s, cpu) || cpu == s->cur_cpu)
+		return;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) == 0)
+		s->cur_cpu = cpu;
+}
+
+static void interrupt_thr(struct sampler *s, struct thr *t)
+{
+	if (t->due_count > 1)
+		s->st->lost[LOST_TRIGGER_OVERRUN] += t->due_count - 1;
+	t->weight = t->due_weight;
+	t->due_weight = 0;
+	t->due_count = 0;
+	t->due = 0;
+	t->t_int = now_ns();
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0) {
+		s->st->lost[LOST_THREAD_EXITED]++; /* its exit report follows */
+		return;
+	}
+	t->outstanding = 1;
+	s->outstanding++;
+}
+
+static int is_due(const struct thr *t)
+{
+	return t->due && !t->outstanding && !t->has_snap && !t->detaching;
+}
+
+static int by_cpu(const void *a, const void *b)
+{
+	const struct thr *x = *(struct thr *const *)a, *y = *(struct thr *const *)b;
+	return (x->cpu > y->cpu) - (x->cpu < y->cpu);
+}
+
+/* Interrupt every due thread, grouped by CPU, before serving any stop:
+ * waiting for each in turn collapses the rate once threads outnumber CPUs. */
+static void interrupt_due(struct sampler *s)
+{
+	struct thr *batch[256];
+	size_t n = 0;
+	for (size_t i = 0; i < s->nthr && n < 256; i++)
+		if (is_due(s->thr[i]))
+			batch[n++] = s->thr[i];
+	if (n == 0)
+		return;
+	qsort(batch, n, sizeof(batch[0]), by_cpu);
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || batch[i]->cpu != batch[i - 1]->cpu)
+			move_to(s, batch[i]->cpu);
+		interrupt_thr(s, batch[i]);
+	}
+}
+
+/* How much to copy from sp: up to the end of the cached stack mapping, or
+ * stack_size when sp is outside it (then *miss is set). */
+static size_t stack_len(const struct sampler *s, const struct thr *t, uint64_t sp, int *miss)
+{
+	*miss = !(t->stack_hi && sp >= t->stack_lo && sp < t->stack_hi);
+	if (*miss)
+		return s->stack_size;
+	uint64_t avail = t->stack_hi - sp;
+	return avail < s->stack_size ? (size_t)avail : s->stack_size;
+}
+
+/* After the resume: learn the mapping around sp. maps are re-read only when
+ * the cached ones do not cover sp, and at most every MAPS_REFRESH_NS. */
+static void refresh_stack(struct thr *t, uint64_t sp)
+{
+	struct proc *p = t->p;
+	if (!p->maps)
+		return;
+	uint64_t lo, hi;
+	if (maps_find_mapping(p->maps, sp, &lo, &hi) != 0) {
+		uint64_t now = now_ns();
+		if (now - p->maps_time < MAPS_REFRESH_NS || maps_refresh(p->maps) != 0)
+			return;
+		p->maps_time = now;
+		if (maps_find_mapping(p->maps, sp, &lo, &hi) != 0)
+			return;
+	}
+	t->stack_lo = lo;
+	t->stack_hi = hi;
+}
+
+enum { RESUME_CONT, RESUME_LISTEN, RESUME_DETACH };
+
+static int resume(pid_t tid, int how, int sig)
+{
+	static const enum __ptrace_request req[] = { PTRACE_CONT, PTRACE_LISTEN, PTRACE_DETACH };
+	return (int)ptrace(req[how], tid, 0, (void *)(long)sig);
+}
+
+/* Serve one stop: registers, stack copy, resume; nothing else while the
+ * thread waits. */
+static void sample_stop(struct sampler *s, struct thr *t, int how, int sig)
+{
+	uint64_t seen = now_ns();
+	struct snapshot *sn = &t->snap;
+	struct iovec iov = { &sn->regs, sizeof(sn->regs) };
+	t->outstanding = 0;
+	s->outstanding--;
+	if (ptrace(PTRACE_GETREGSET, t->tid, (void *)NT_PRSTATUS, &iov) != 0) {
+		resume(t->tid, how, sig);
+		s->st->lost[LOST_THREAD_EXITED]++;
+		return;
+	}
+	uint64_t sp = sn->regs.rsp;
+	int miss;
+	size_t want = stack_len(s, t, sp, &miss);
+	uint64_t c0 = now_ns();
+	ssize_t got = reader_copy(t->p->r, t->tid, sp, sn->stack, want);
+	uint64_t c1 = now_ns();
+	resume(t->tid, how, sig);
+	uint64_t resumed = now_ns();
+
+	hist_add(&s->st->int_to_stop_ns, seen - t->t_int);
+	hist_add(&s->st->copy_ns, c1 - c0);
+	hist_add(&s->st->stop_ns, resumed - t->t_int);
+	if (miss)
+		refresh_stack(t, sp);
+	if (got <= 0) {
+		s->st->lost[LOST_READ_FAILED]++;
+		return;
+	}
+	if (miss) /* judge the short read against the mapping we now know */
+		want = stack_len(s, t, sp, &miss);
+	sn->pid = t->p->pid;
+	sn->tid = t->tid;
+	sn->time_ns = seen;
+	sn->weight_ns = s->cfg->idle ? seen - t->last_sample_ns : t->weight;
+	t->last_sample_ns = seen;
+	sn->stack_addr = sp;
+	sn->stack_len = (size_t)got;
+	sn->partial = (size_t)got < want;
+	s->st->partial_reads += (uint64_t)sn->partial;
+	s->st->samples++;
+	s->st->cpu_time_ns += sn->weight_ns;
+	t->has_snap = 1;
+	if (s->nsnaps++ == 0)
+		s->oldest_snap = seen;
+}
+
+/* ---- ptrace events ------------------------------------------------------ */
+
+static void announce_new(struct sampler *s, struct thr *t)
+{
+	if (s->ev->thread_new)
+		s->ev->thread_new(s->ev->ctx, t->p->pid, t->tid);
+}
+
+/* A tid we do not know reported a stop: a thread whose parent's clone event
+ * is still queued, or a child process that clone() without CLONE_THREAD
+ * attached to us. Ours are tracked, others let go. */
+static struct thr *adopt(struct sampler *s, pid_t tid)
+{
+	struct proc_status st;
+	struct proc *p = NULL;
+	if (proc_read_status(tid, tid, &st) == 0)
+		p = find_proc(s, st.tgid);
+	if (!p || s->ended)
+		return NULL;
+	int err;
+	struct thr *t = track_thread(s, p, tid, &err);
+	if (t)
+		t->initial_pending = 1;
+	return t;
+}
+
+static void on_clone(struct sampler *s, struct thr *parent)
+{
+	unsigned long child = 0;
+	ptrace(PTRACE_GETEVENTMSG, parent->tid, 0, &child);
+	resume(parent->tid, 0, 0);
+	if (child && !find_thr(s, (pid_t)child))
+		adopt(s, (pid_t)child);
+}
+
+/* PTRACE_EVENT_EXEC: every other thread of the process is gone, the exec'ing
+ * thread now has the process id, and the address space is new. */
+static void on_exec(struct sampler *s, struct thr *t)
+{
+	struct proc *p = t->p;
+	pid_t gone[256];
+	int ngone = 0;
+	deliver_all(s); /* they belong to the old image */
+	for (size_t i = 0; i < s->nthr; i++) {
+		struct thr *o = s->thr[i];
+		if (o->p == p && o != t) {
+			if (ngone < 256)
+				gone[ngone++] = o->tid;
+			remove_thr(s, o);
+			i--;
+		}
+	}
+	if (t->outstanding) { /* the trap may still come; it is then just resumed */
+		t->outstanding = 0;
+		s->outstanding--;
+		s->st->lost[LOST_THREAD_EXITED]++;
+	}
+	perf_close(s, t);
+	t->stack_hi = 0;
+	t->due = 0;
+	t->due_weight = 0;
+	t->due_count = 0;
+	/* /proc/PID/mem is bound to the mm it was opened on. */
+	struct reader *r;
+	if (reader_open(&r, p->pid, s->cfg->reader) == 0) {
+		reader_close(p->r);
+		p->r = r;
+	}
+	if (!s->cfg->idle)
+		perf_attach(s, t);
+	resume(t->tid, 0, 0);
+	if (p->maps && maps_refresh(p->maps) == 0)
+		p->maps_time = now_ns();
+	for (int i = 0; i < ngone; i++)
+		if (s->ev->thread_exit)
+			s->ev->thread_exit(s->ev->ctx, p->pid, gone[i]);
+	if (s->ev->exec)
+		s->ev->exec(s->ev->ctx, p->pid);
+}
+
+static int is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* PTRACE_EVENT_STOP: our interrupt's trap, a new thread's first stop, or a
+ * group-stop (stop signal in WSTOPSIG), which must be resumed with
+ * PTRACE_LISTEN so the thread stays stopped as its process asked. */
+static void on_event_stop(struct sampler *s, struct thr *t, int sig)
+{
+	int group = is_stop_signal(sig);
+	int first = t->initial_pending;
+	t->initial_pending = 0;
+	/* Without an outstanding interrupt this is a new thread's first stop
+	 * or the stale trap of an interrupt already served at a
+	 * signal-delivery-stop: swallowed, just resumed. */
+	if (t->outstanding)
+		sample_stop(s, t, group ? RESUME_LISTEN : RESUME_CONT, 0);
+	else
+		resume(t->tid, group ? RESUME_LISTEN : RESUME_CONT, 0);
+	if (first)
+		announce_new(s, t);
+}
+
+static void on_thread_exit(struct sampler *s, struct thr *t, int status)
+{
+	struct proc *p = t->p;
+	pid_t tid = t->tid;
+	remove_thr(s, t);
+	if (tid == p->pid && s->cfg->spawned) {
+		s->res->child_status = status;
+		s->res->child_reaped = 1;
+	}
+	if (s->ev->thread_exit)
+		s->ev->thread_exit(s->ev->ctx, p->pid, tid);
+}
+
+static void on_status(struct sampler *s, pid_t tid, int status)
+{
+	struct thr *t = find_thr(s, tid);
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		if (t)
+			on_thread_exit(s, t, status);
+		return;
+	}
+	if (!WIFSTOPPED(status))
+		return;
+	int event = status >> 16, sig = WSTOPSIG(status);
+	if (!t && !(t = adopt(s, tid))) {
+		ptrace(PTRACE_DETACH, tid, 0, (void *)(long)(event == 0 ? sig : 0));
+		return;
+	}
+	switch (event) {
+	case PTRACE_EVENT_STOP:
+		on_event_stop(s, t, sig);
+		break;
+	case PTRACE_EVENT_CLONE:
+		on_clone(s, t);
+		break;
+	case PTRACE_EVENT_EXEC:
+		on_exec(s, t);
+		break;
+	case 0:
+		/* Signal-delivery-stop: the signal goes on unchanged. If our
+		 * interrupt is outstanding, this stop is as good as its trap
+		 * (a stale interrupt: the signal came first). The trap itself
+		 * still comes (JOBCTL_TRAP_STOP stays set) and, finding no
+		 * interrupt outstanding, is swallowed; an interrupt sent
+		 * meanwhile merges with it, one bit, one trap. */
+		if (t->outstanding)
+			sample_stop(s, t, RESUME_CONT, sig);
+		else
+			resume(tid, RESUME_CONT, sig);
+		break;
+	default:
+		resume(tid, 0, 0);
+		break;
+	}
+}
+
+static void serve_stops(struct sampler *s)
+{
+	int status;
+	pid_t tid;
+	while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
+		on_status(s, tid, status);
+}
+
+/* ---- setup and teardown ------------------------------------------------- */
+
+static int timer_fd(struct sampler *s, int tag, uint64_t first_ns, uint64_t interval_ns)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct itimerspec its = {
+		.it_value = { (time_t)(first_ns / 1000000000ull), (long)(first_ns % 1000000000ull) },
+		.it_interval = { (time_t)(interval_ns / 1000000000ull),
+				 (long)(interval_ns % 1000000000ull) },
+	};
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)tag };
+	if (timerfd_settime(fd, 0, &its, NULL) != 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int paranoid_level(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+	int v = -99;
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -99;
+		fclose(f);
+	}
+	return v;
+}
+
+static void fail_perf(struct sampler *s, int err)
+{
+	char msg[256];
+	if (err == -EACCES || err == -EPERM)
+		snprintf(msg, sizeof(msg),
+			 "perf_event_open not permitted (kernel.perf_event_paranoid = %d): run as "
+			 "root or with CAP_PERFMON, lower it, or use --idle (wall-clock sampling)",
+			 paranoid_level());
+	else
+		snprintf(msg, sizeof(msg), "perf_event_open (task-clock) failed: %s; try --idle",
+			 strerror(-err));
+	fail_run(s, err, msg);
+}
+
+static int open_procs(struct sampler *s)
+{
+	const struct sampler_config *c = s->cfg;
+	s->procs = calloc(c->npids ? c->npids : 1, sizeof(*s->procs));
+	if (!s->procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->npids; i++) {
+		struct proc *p = &s->procs[s->nprocs++];
+		p->pid = c->pids[i];
+		int e = reader_open(&p->r, p->pid, c->reader);
+		if (e != 0) {
+			fail_run(s, e, "cannot open the target's memory for reading");
+			return e;
+		}
+		if (maps_open(&p->maps, p->pid, p->r) == 0)
+			p->maps_time = now_ns();
+		else
+			p->maps = NULL;
+	}
+	return 0;
+}
+
+/* Every thread listed now is ours: seized by attach_process() or
+ * auto-attached since. */
+static int track_initial(struct sampler *s)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct proc *p = &s->procs[i];
+		pid_t *tids;
+		int n = proc_list_threads(p->pid, &tids);
+		if (n < 0)
+			continue; /* exited already; nothing to sample */
+		for (int k = 0; k < n; k++) {
+			int err;
+			if (find_thr(s, tids[k]))
+				continue;
+			track_thread(s, p, tids[k], &err);
+			if (err) {
+				free(tids);
+				if (err == -ENOMEM)
+					fail_run(s, err, "out of memory");
+				else
+					fail_perf(s, err);
+				return err;
+			}
+		}
+		free(tids);
+	}
+	return 0;
+}
+
+static int setup(struct sampler *s)
+{
+	const struct sampler_config *c = s->cfg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, &s->oldmask);
+	if (sched_getaffinity(0, sizeof(s->allowed), &s->allowed) != 0)
+		CPU_ZERO(&s->allowed);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->epfd < 0 || s->sigfd < 0) {
+		fail_run(s, -errno, "cannot create epoll/signalfd");
+		return -1;
+	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_SIGNAL };
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev);
+	if (open_procs(s) != 0 || track_initial(s) != 0)
+		return -1;
+	int ok = (s->tickfd = timer_fd(s, TAG_TICK, TICK_NS, TICK_NS)) >= 0;
+	if (ok && c->duration_s > 0) {
+		uint64_t d = (uint64_t)(c->duration_s * 1e9);
+		ok = (s->durfd = timer_fd(s, TAG_DURATION, d ? d : 1, 0)) >= 0;
+	}
+	if (ok && c->idle)
+		ok = (s->idlefd = timer_fd(s, TAG_IDLE, s->period_ns, s->period_ns)) >= 0;
+	if (!ok) {
+		fail_run(s, -EMFILE, "cannot create timers");
+		return -1;
+	}
+	if (c->spawned && c->npids > 0)
+		attach_release_child(c->pids[0]);
+	s->released = 1;
+	return 0;
+}
+
+/* Detach a thread at a stop it just reported. A sample that was due is
+ * still taken there: the thread is stopped anyway. */
+static void detach_at(struct sampler *s, struct thr *t, int status)
+{
+	int event = status >> 16, sig = WSTOPSIG(status);
+	int dsig = event == 0 ? sig : 0;
+	if (event == PTRACE_EVENT_CLONE) {
+		unsigned long child = 0;
+		ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &child);
+		struct thr *c = child ? find_thr(s, (pid_t)child) : NULL;
+		if (child && !c)
+			c = add_thr(s, t->p, (pid_t)child);
+		if (c && !c->detaching) {
+			c->detaching = 1; /* its first stop is due; no interrupt needed */
+			c->initial_pending = 0;
+		}
+	}
+	if (t->outstanding && (event == PTRACE_EVENT_STOP || event == 0))
+		sample_stop(s, t, RESUME_DETACH, dsig);
+	else
+		resume(t->tid, RESUME_DETACH, dsig);
+	if (t->outstanding) {
+		t->outstanding = 0;
+		s->outstanding--;
+		s->st->lost[LOST_THREAD_EXITED]++;
+	}
+	t->gone = 1;
+}
+
+static void detach_status(struct sampler *s, pid_t tid, int status)
+{
+	struct thr *t = find_thr(s, tid);
+	if (t && t->gone)
+		t = NULL;
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		if (t)
+			on_thread_exit(s, t, status);
+		return;
+	}
+	if (!WIFSTOPPED(status))
+		return;
+	if (t)
+		detach_at(s, t, status);
+	else /* a new thread or foreign child whose clone event we missed */
+		ptrace(PTRACE_DETACH, tid, 0,
+		       (void *)(long)((status >> 16) == 0 ? WSTOPSIG(status) : 0));
+}
+
+static size_t attached_count(const struct sampler *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->nthr; i++)
+		n += !s->thr[i]->gone;
+	return n;
+}
+
+/* Let go of every thread: interrupt each (a running tracee cannot be
+ * detached), then detach each at the stop it reports, passing along a
+ * signal it was about to get. A thread that does not stop within
+ * DETACH_WAIT_NS is left to the kernel, which detaches it when we exit. */
+static void detach_all(struct sampler *s)
+{
+	deliver_all(s);
+	for (size_t i = 0; i < s->nthr; i++) {
+		struct thr *t = s->thr[i];
+		perf_close(s, t);
+		t->detaching = 1;
+		/* A spawned child that was never released sits in its exec stop,
+		 * already reported: detach it right there. */
+		if (!s->released && s->cfg->spawned && t->tid == s->cfg->pids[0] &&
+		    ptrace(PTRACE_DETACH, t->tid, 0, 0) == 0) {
+			t->gone = 1;
+			continue;
+		}
+		/* Threads with an interrupt outstanding get no second one. */
+		if (!t->outstanding && !t->initial_pending &&
+		    ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0 &&
+		    waitpid(t->tid, NULL, __WALL | WNOHANG) < 0 && errno == ECHILD)
+			t->gone = 1; /* not our tracee (any more): nothing to wait for */
+	}
+	uint64_t deadline = now_ns() + DETACH_WAIT_NS;
+	while (attached_count(s) > 0 && now_ns() < deadline) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+		if (tid > 0) {
+			detach_status(s, tid, status);
+			continue;
+		}
+		if (tid < 0 && errno == ECHILD)
+			break; /* no tracee left at all */
+		struct pollfd pf = { s->sigfd, POLLIN, 0 };
+		if (poll(&pf, 1, 20) > 0) {
+			struct signalfd_siginfo si;
+			while (read(s->sigfd, &si, sizeof(si)) == sizeof(si))
+				;
+		}
+	}
+	/* Only now, with every thread let go, the last snapshots. */
+	deliver_all(s);
+}
+
+static void teardown(struct sampler *s)
+{
+	detach_all(s);
+	while (s->nthr > 0)
+		remove_thr(s, s->thr[s->nthr - 1]);
+	free(s->thr);
+	for (size_t i = 0; i < s->nprocs; i++) {
+		maps_close(s->procs[i].maps);
+		reader_close(s->procs[i].r);
+	}
+	free(s->procs);
+	int fds[] = { s->durfd, s->tickfd, s->idlefd, s->sigfd, s->epfd };
+	/* (timer_fd() leaves -errno in a field on failure; only fds >= 0 close) */
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (s->cur_cpu >= 0 && CPU_COUNT(&s->allowed) > 0)
+		sched_setaffinity(0, sizeof(s->allowed), &s->allowed);
+	/* Signals that arrived meanwhile stay consumed: SIGCHLD was drained and
+	 * a SIGINT ended the run already. */
+	pthread_sigmask(SIG_SETMASK, &s->oldmask, NULL);
+}
+
+/* ---- priority ------------------------------------------------------------ */
+
+/* Serve stops at SCHED_FIFO priority 1 when allowed (root, CAP_SYS_NICE).
+ * Why: a trigger wakes us on the CPU of a thread that is running; a normal
+ * task does not preempt it until its slice ends (EEVDF run-to-parity, several
+ * ms), by then the thread has been switched out and waits behind the other
+ * runnable threads before it can even take the stop (60 ms p50 with 16
+ * spinners on 2 CPUs). An RT sampler preempts at once, sends the interrupt,
+ * sleeps, and the thread stops on the same CPU within microseconds.
+ * Delivery (unwinding in the consumer) runs at the normal policy again, so
+ * that remprof's own work does not preempt the target. */
+static void go_realtime(struct sampler *s)
+{
+	s->old_policy = sched_getscheduler(0);
+	sched_getparam(0, &s->old_param);
+	struct sched_param rt = { .sched_priority = 1 };
+	if (s->old_policy < 0 || s->old_policy == SCHED_FIFO || s->old_policy == SCHED_RR ||
+	    sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) != 0)
+		s->old_policy = -1;
+}
+
+static void leave_realtime(struct sampler *s)
+{
+	if (s->old_policy >= 0)
+		sched_setscheduler(0, s->old_policy, &s->old_param);
+}
+
+static void deliver_normal(struct sampler *s)
+{
+	leave_realtime(s);
+	deliver_all(s);
+	if (s->old_policy >= 0) {
+		struct sched_param rt = { .sched_priority = 1 };
+		sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt);
+	}
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void on_signalfd(struct sampler *s)
+{
+	struct signalfd_siginfo si;
+	int chld = 0;
+	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			chld = 1;
+		else if (!s->ended) {
+			s->res->signal = (int)si.ssi_signo;
+			end_run(s, SAMPLER_END_SIGNAL);
+		}
+	}
+	if (chld)
+		serve_stops(s);
+}
+
+static void on_tick(struct sampler *s, int fd)
+{
+	uint64_t n;
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	/* A SIGCHLD can be lost before our mask was in place; sweep anyway. */
+	serve_stops(s);
+	if (s->ev->tick)
+		s->ev->tick(s->ev->ctx, s->st, (double)(now_ns() - s->t0) / 1e9);
+}
+
+static void on_idle_tick(struct sampler *s)
+{
+	uint64_t n;
+	if (read(s->idlefd, &n, sizeof(n)) != sizeof(n))
+		return;
+	for (size_t i = 0; i < s->nthr; i++)
+		s->thr[i]->due = 1;
+}
+
+static void dispatch(struct sampler *s, uint64_t tag, uint32_t events)
+{
+	if (tag & PERF_TAG) {
+		struct thr *t = find_thr(s, (pid_t)(tag & 0xffffffffu));
+		if (!t)
+			return;
+		drain_ring(s, t);
+		/* POLLHUP: the thread exited; its exit report comes via waitpid. */
+		if (events & (EPOLLHUP | EPOLLERR))
+			perf_close(s, t);
+		return;
+	}
+	uint64_t n;
+	switch (tag) {
+	case TAG_SIGNAL:
+		on_signalfd(s);
+		break;
+	case TAG_DURATION:
+		if (read(s->durfd, &n, sizeof(n)) == sizeof(n))
+			end_run(s, SAMPLER_END_DURATION);
+		break;
+	case TAG_TICK:
+		on_tick(s, s->tickfd);
+		break;
+	case TAG_IDLE:
+		on_idle_tick(s);
+		break;
+	}
+}
+
+/* A process-directed SIGCHLD goes to any thread that does not block it; if
+ * the caller has such threads, a stop can come without one. While interrupts
+ * are outstanding, waitpid is swept at least every SWEEP_MS. */
+#define SWEEP_MS 5
+
+static int wait_timeout_ms(const struct sampler *s)
+{
+	int ms = s->outstanding ? SWEEP_MS : -1;
+	if (s->nsnaps == 0)
+		return ms;
+	uint64_t age = now_ns() - s->oldest_snap;
+	int flush = age >= FLUSH_NS ? 0 : (int)((FLUSH_NS - age) / 1000000ull) + 1;
+	return ms < 0 || flush < ms ? flush : ms;
+}
+
+static void run_loop(struct sampler *s)
+{
+	struct epoll_event evs[64];
+	serve_stops(s); /* stops queued between attach and now */
+	while (!s->ended) {
+		int n = epoll_wait(s->epfd, evs, 64, wait_timeout_ms(s));
+		if (n < 0 && errno != EINTR) {
+			fail_run(s, -errno, "epoll_wait failed");
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			dispatch(s, evs[i].data.u64, evs[i].events);
+		if (n == 0 && s->outstanding)
+			serve_stops(s);
+		interrupt_due(s);
+		if (s->nsnaps && (s->outstanding == 0 || now_ns() - s->oldest_snap >= FLUSH_NS))
+			deliver_normal(s);
+		if (s->nthr == 0)
+			end_run(s, SAMPLER_END_EXITED);
+	}
+}
+
+int sampler_run(const struct sampler_config *cfg, const struct sampler_events *ev,
+		struct sample_stats *stats, struct sampler_result *res)
+{
+	struct sampler s;
+	memset(&s, 0, sizeof(s));
+	memset(res, 0, sizeof(*res));
+	s.cfg = cfg;
+	s.ev = ev;
+	s.st = stats;
+	s.res = res;
+	s.epfd = s.sigfd = s.durfd = s.tickfd = s.idlefd = -1;
+	s.cur_cpu = -1;
+	s.period_ns = 1000000000ull / (cfg->freq_hz ? cfg->freq_hz : DEFAULT_FREQ);
+	s.stack_size = cfg->stack_size ? cfg->stack_size : DEFAULT_STACK;
+	s.t0 = now_ns();
+	s.old_policy = -1;
+	if (setup(&s) == 0) {
+		if (!cfg->no_realtime)
+			go_realtime(&s);
+		run_loop(&s);
+	}
+	leave_realtime(&s);
+	teardown(&s);
+	/* Safety net for error paths that ended before every thread was tracked:
+	 * whatever is still traced by us is let go here. */
+	for (size_t i = 0; i < cfg->npids; i++)
+		attach_detach(cfg->pids[i]);
+	res->elapsed_s = (double)(now_ns() - s.t0) / 1e9;
+	return res->end == SAMPLER_END_ERROR ? res->error : 0;
+}
