@@ -497,8 +497,16 @@ static void test_empty_profile(void)
 	profile_free(q);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* test_profile --write PATH: save make_profile() for read_format.py,
+	 * which reads it by docs/profile-format.md alone. */
+	if (argc == 3 && !strcmp(argv[1], "--write")) {
+		struct profile *p = make_profile();
+		int rc = profile_save(p, argv[2]);
+		profile_free(p);
+		return rc == 0 ? 0 : 1;
+	}
 	snprintf(dir, sizeof(dir), "/tmp/rp-profile-XXXXXX");
 	CHECK(mkdtemp(dir));
 
