@@ -54,14 +54,14 @@ int output_summary(const struct profile *p, FILE *out)
 		return -ENOMEM;
 	}
 	fputs("Top functions by self:\n", out);
-	char name[512];
+	char name[512], mod[256];
 	size_t shown = 0;
 	for (size_t i = 0; i < t.nfuncs && shown < SUMMARY_ROWS; i++) {
 		const struct func_stat *f = &t.funcs[order[i]];
 		if (!f->self_n)
 			break;
 		fprintf(out, "  %6.2f%%  %s (%s)\n", percent(f->self, t.grand_total),
-			func_display(f, name, sizeof(name)), f->module);
+			func_display(f, name, sizeof(name)), printable(f->module, mod, sizeof(mod)));
 		shown++;
 	}
 	if (!shown)

@@ -86,7 +86,7 @@ static int print_top(const struct func_table *t, int by_total, int rows, FILE *o
 		return -ENOMEM;
 	fprintf(out, "\nTop functions by %s:\n", by_total ? "total" : "self");
 	fprintf(out, "  %7s  %7s  %8s  %s\n", "self", "total", "samples", "function (module)");
-	char name[512];
+	char name[512], mod[256];
 	for (size_t i = 0; i < t->nfuncs && (int)i < rows; i++) {
 		const struct func_stat *f = &t->funcs[order[i]];
 		uint64_t v = by_total ? f->total : f->self;
@@ -95,7 +95,7 @@ static int print_top(const struct func_table *t, int by_total, int rows, FILE *o
 		fprintf(out, "  %6.2f%%  %6.2f%%  %8llu  %s (%s)\n", percent(f->self, t->grand_total),
 			percent(f->total, t->grand_total),
 			(unsigned long long)(by_total ? f->total_n : f->self_n),
-			func_display(f, name, sizeof(name)), f->module);
+			func_display(f, name, sizeof(name)), printable(f->module, mod, sizeof(mod)));
 	}
 	free(order);
 	return 0;
