@@ -584,6 +584,38 @@ static void case_exec(void)
 	target_close(&t);
 }
 
+/* Addresses all over every module of a C++ process (libstdc++, libc, ld.so,
+ * the vDSO, gaps between them): always at least one complete frame, inline
+ * chains end in a real function, the module named as the maps module names it. */
+static void case_sweep(void)
+{
+	struct target t;
+	char *argv[] = { path_in_build("sym_cxx"), NULL };
+	target_open(&t, argv);
+	int lookups = 0, named = 0;
+	for (size_t i = 0; i < maps_module_count(t.m); i++) {
+		const struct module *m = maps_module_at(t.m, i);
+		uint64_t step = (m->end - m->start) / 3000 + 1;
+		for (uint64_t a = m->start - 64; a < m->end + 64; a += step) {
+			const struct frame_info *f;
+			int n = symbolizer_lookup(t.s, a, &f);
+			CHECK(n >= 1);
+			for (int k = 0; k < n; k++) {
+				CHECK(f[k].function && f[k].function[0] && f[k].module);
+				CHECK_EQ_INT(f[k].inlined, k < n - 1);
+				CHECK(f[k].line >= 0 && (f[k].file || f[k].line == 0));
+			}
+			if (a >= m->start && a < m->end && strcmp(f[n - 1].module, "[unknown]") != 0)
+				CHECK_EQ_STR(f[n - 1].module, base_name(m->path));
+			named += strchr(f[n - 1].function, '+') == NULL;
+			lookups++;
+		}
+	}
+	printf("%d lookups, %d named\n", lookups, named);
+	CHECK(named > lookups / 4);
+	target_close(&t);
+}
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -641,6 +673,7 @@ int main(int argc, char **argv)
 		{ "debuglink", case_debuglink }, { "stripped_lib", case_stripped_lib },
 		{ "cache", case_cache }, { "no_debuginfod", case_no_debuginfod },
 		{ "vdso", case_vdso }, { "exec", case_exec },
+		{ "sweep", case_sweep },
 	};
 	CHECK(argc == 3);
 	builddir = argv[2];
