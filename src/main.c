@@ -25,6 +25,8 @@ static const char usage[] =
 	"Commands:\n"
 	"  record   sample the stacks of running processes (or of a command) into a profile\n"
 	"  report   turn a recorded profile into text or folded stacks\n"
+	"  compare  bench results or profiles side by side, with an SVG plot\n"
+	"  doctor   what this machine and kernel allow remprof to do\n"
 	"\n"
 	"remprof COMMAND --help shows the options of a command; remprof --version the version.\n";
 
@@ -45,6 +47,8 @@ static const struct {
 } commands[] = {
 	{ "record", cmd_record },
 	{ "report", cmd_report },
+	{ "compare", cmd_compare },
+	{ "doctor", cmd_doctor },
 };
 
 int main(int argc, char **argv)

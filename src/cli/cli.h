@@ -7,6 +7,8 @@
 
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* "remprof: <message>\n" on stderr; returns code so callers can
  * `return cli_error(EXIT_USAGE, "...")`. */

@@ -500,7 +500,7 @@ static int attach_all(struct record_options *o)
 			/* Targets attached so far are let go by the sampler-less path:
 			 * detach them now. */
 			for (size_t j = 0; j < i; j++)
-				attach_detach_process(o->pids[j]);
+				attach_detach(o->pids[j]);
 			return cli_error(attach_error_exit(e), "%s", msg);
 		}
 	}
