@@ -2,7 +2,8 @@
  * (.symtab, .dynsym, or the separate debug file's), the DWARF line, and one
  * frame per inlined call, innermost first, as `addr2line -f -i` prints them.
  * Module reporting lives in symbols_maps.c (the maps module) and
- * symbols_pid.c (libdwfl's own /proc/PID/maps reader, for tests). */
+ * symbols_pid.c (libdwfl's own /proc/PID/maps reader, for tests); the ELF
+ * symbol search in symindex.c, the address cache in cache.c. */
 #include <dwarf.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +43,7 @@ int symbolizer_create(struct symbolizer **out, int (*find_elf)(Dwfl_Module *, vo
 		symbolizer_close(s);
 		return -ENOMEM;
 	}
+	s->use_index = 1;
 	s->callbacks.find_elf = find_elf;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->callbacks.section_address = dwfl_offline_section_address;
@@ -59,6 +61,7 @@ void symbolizer_close(struct symbolizer *s)
 {
 	if (!s)
 		return;
+	symindex_forget(s);
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
 	for (size_t i = 0; i < s->nreported; i++)
@@ -80,13 +83,22 @@ unsigned long symbolizer_dwfl_lookups(const struct symbolizer *s)
 	return s->dwfl_lookups;
 }
 
+unsigned long symbolizer_addrinfo_calls(const struct symbolizer *s)
+{
+	return s->addrinfo_calls;
+}
+
+void symbolizer_use_index(struct symbolizer *s, int on)
+{
+	s->use_index = on;
+}
+
 static const char *intern(struct symbolizer *s, const char *str)
 {
 	return str ? sym_cache_intern(&s->cache, str) : NULL;
 }
 
-/* A mangled name demangled, anything else as it is; interned. */
-static const char *intern_name(struct symbolizer *s, const char *name)
+const char *symbolizer_intern_name(struct symbolizer *s, const char *name)
 {
 	char *d = demangle(name);
 	const char *r = intern(s, d ? d : name);
@@ -117,7 +129,7 @@ static const char *die_function_name(struct symbolizer *s, Dwarf_Die *die)
 	if (!link)
 		link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
 	if (link)
-		return intern_name(s, link);
+		return symbolizer_intern_name(s, link);
 	return intern(s, dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr)));
 }
 
@@ -285,12 +297,11 @@ static int resolve(struct symbolizer *s, uint64_t addr, struct frame_info *f)
 	pc_source(s, mod, addr, &file, &line);
 	int n = inline_frames(s, mod, addr, f, MAX_FRAMES_PER_PC - 1, &file, &line, &outer);
 
-	GElf_Off off;
-	GElf_Sym sym;
-	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
 	/* The ELF symbol names the real function (as perf does: "foo.cold" is
 	 * where the PC is); DWARF only when the symbol tables are gone. */
-	const char *function = symname ? intern_name(s, symname) : outer;
+	const char *function = symindex_name(s, mod, addr);
+	if (!function)
+		function = outer;
 	if (!function)
 		function = intern_fmt(s, module ? module : "[unknown]", addr - start);
 	f[n++] = (struct frame_info){ .function = function, .file = file, .line = line };

@@ -62,8 +62,20 @@ struct symbolizer {
 	size_t nreported;
 	struct sym_image *images;
 	struct sym_cache cache;
+	struct sym_index **index;   /* symindex.c, per Dwfl_Module */
+	size_t nindex;
+	int use_index;              /* 0 only in tests: ask libdwfl for every address */
 	unsigned long dwfl_lookups; /* lookups that went to libdwfl (cache misses) */
+	unsigned long addrinfo_calls; /* dwfl_module_addrinfo calls */
 };
+
+/* The ELF symbol for pc, demangled and interned, or NULL when there is
+ * none (or without memory); what dwfl_module_addrinfo answers. */
+const char *symindex_name(struct symbolizer *s, Dwfl_Module *mod, uint64_t pc);
+/* Drop the indexes: call before libdwfl may free or reuse modules. */
+void symindex_forget(struct symbolizer *s);
+/* A mangled name demangled, anything else as it is; interned (or NULL). */
+const char *symbolizer_intern_name(struct symbolizer *s, const char *name);
 
 /* Allocate s, its cache and a Dwfl with find_elf as the ELF callback. */
 int symbolizer_create(struct symbolizer **out, int (*find_elf)(Dwfl_Module *, void **,
@@ -76,5 +88,9 @@ int symbolizer_open_pid(struct symbolizer **out, pid_t pid);
 
 /* How many lookups were resolved through libdwfl (the rest came from the cache). */
 unsigned long symbolizer_dwfl_lookups(const struct symbolizer *s);
+/* How many of those asked dwfl_module_addrinfo (the rest: symindex.c). */
+unsigned long symbolizer_addrinfo_calls(const struct symbolizer *s);
+/* Tests: 0 makes every uncached lookup ask dwfl_module_addrinfo. */
+void symbolizer_use_index(struct symbolizer *s, int on);
 
 #endif

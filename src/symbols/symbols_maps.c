@@ -143,6 +143,7 @@ static int report_all(struct symbolizer *s)
 		return -ENOMEM;
 	int err = 0;
 	size_t k = 0;
+	symindex_forget(s);
 	dwfl_report_begin(s->dwfl);
 	while (k < n && err == 0) {
 		const struct module *m = maps_module_at(s->maps, k);

@@ -616,6 +616,50 @@ static void case_sweep(void)
 	target_close(&t);
 }
 
+/* symindex.c answers as dwfl_module_addrinfo itself would: random and
+ * consecutive addresses in every module of a C++ process (libstdc++, libc:
+ * no DWARF, thousands of symbols), looked up in another order through a
+ * symbolizer that asks libdwfl for every address. */
+static void case_symindex(void)
+{
+	struct target t;
+	char *argv[] = { path_in_build("sym_cxx"), NULL };
+	target_open(&t, argv);
+	struct symbolizer *slow;
+	CHECK(symbolizer_open(&slow, t.m) == 0);
+	symbolizer_use_index(slow, 0);
+	enum { PER_MODULE = 1200, RUN = 300 };
+	static uint64_t addrs[64 * (PER_MODULE + RUN)];
+	size_t n = 0;
+	uint64_t seed = 42;
+	for (size_t i = 0; i < maps_module_count(t.m) && n + PER_MODULE + RUN <= 64 * (PER_MODULE + RUN); i++) {
+		const struct module *m = maps_module_at(t.m, i);
+		for (int k = 0; k < PER_MODULE; k++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			addrs[n++] = m->start + (seed >> 11) % (m->end - m->start);
+		}
+		uint64_t from = m->start + (m->end - m->start) / 3;
+		for (int k = 0; k < RUN; k++)
+			addrs[n++] = from + (uint64_t)k;
+	}
+	for (size_t i = n; i-- > 0;)
+		(void)outermost(t.s, addrs[i]);
+	int named = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *fast = outermost(t.s, addrs[i]), *want = outermost(slow, addrs[i]);
+		if (strcmp(fast, want) != 0)
+			fprintf(stderr, "0x%" PRIx64 ": %s, libdwfl says %s\n", addrs[i], fast, want);
+		CHECK_EQ_STR(fast, want);
+		named += strchr(fast, '+') == NULL;
+	}
+	printf("%zu addresses: %d named; dwfl_module_addrinfo calls %lu with the index, %lu without\n",
+	       n, named, symbolizer_addrinfo_calls(t.s), symbolizer_addrinfo_calls(slow));
+	CHECK(named > (int)n / 4);
+	CHECK(symbolizer_addrinfo_calls(t.s) < symbolizer_addrinfo_calls(slow));
+	symbolizer_close(slow);
+	target_close(&t);
+}
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -652,13 +696,20 @@ static void case_cache(void)
 	CHECK(maps_refresh(t.m) == 0);
 	CHECK(symbolizer_lookup(t.s, leaf + 4, &b2) == nb && b2 == b);
 	CHECK_EQ_INT(symbolizer_dwfl_lookups(t.s), 2);
+	/* one function's addresses are one symbol gap, answered by the
+	 * addrinfo call for leaf + 4 already */
+	unsigned long calls = symbolizer_addrinfo_calls(t.s);
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ_STR(outermost(t.s, leaf + 8 + (uint64_t)i), "leaf_sum");
+	CHECK_EQ_INT(symbolizer_addrinfo_calls(t.s), calls);
+	CHECK_EQ_INT(symbolizer_dwfl_lookups(t.s), 2 + 8);
 	/* warm: the module is loaded, the addresses are new (each one a miss) */
 	enum { M = 64 };
 	double t5 = now_us();
 	for (int i = 0; i < M; i++)
 		symbolizer_lookup(t.s, outer + 16 + (uint64_t)i, &a2);
 	double t6 = now_us();
-	CHECK_EQ_INT(symbolizer_dwfl_lookups(t.s), 2 + M);
+	CHECK_EQ_INT(symbolizer_dwfl_lookups(t.s), 2 + 8 + M);
 	printf("lookup cost: first in the process (loads symbols and DWARF of the module) %.1f us,"
 	       " first of a second function %.1f us, uncached %.2f us, cached %.3f us\n",
 	       t1 - t0, t2 - t1, (t6 - t5) / M, (t4 - t3) / N);
@@ -673,7 +724,7 @@ int main(int argc, char **argv)
 		{ "debuglink", case_debuglink }, { "stripped_lib", case_stripped_lib },
 		{ "cache", case_cache }, { "no_debuginfod", case_no_debuginfod },
 		{ "vdso", case_vdso }, { "exec", case_exec },
-		{ "sweep", case_sweep },
+		{ "sweep", case_sweep }, { "symindex", case_symindex },
 	};
 	CHECK(argc == 3);
 	builddir = argv[2];
