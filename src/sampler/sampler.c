@@ -73,8 +73,6 @@ struct thr {
 	uint64_t weight;           /* of the outstanding sample (CPU mode) */
 	uint64_t last_sample_ns;   /* idle mode: weight = wall time since */
 	uint64_t stack_lo, stack_hi; /* cached stack mapping; hi == 0: unknown */
-	int has_snap;              /* snapshot waiting for delivery */
-	struct snapshot snap;
 };
 
 struct sampler {
@@ -85,7 +83,7 @@ struct sampler {
 	struct proc *procs;
 	size_t nprocs;
 	struct thr **thr;
-	size_t nthr, cap;
+	size_t nthr, nthr_cap;
 	int epfd, sigfd, durfd, tickfd, idlefd;
 	sigset_t oldmask;
 	cpu_set_t allowed;         /* remprof's own CPUs, restored at the end */
@@ -94,8 +92,13 @@ struct sampler {
 	uint64_t period_ns, stack_size;
 	uint64_t t0, last_tick;
 	int outstanding;
-	int nsnaps;
+	/* Snapshots wait here until no interrupt is outstanding; so do exit
+	 * events, so that a thread's samples reach the consumer before its end. */
+	struct snapshot **pending, **spare;
+	size_t npending, nspare, nbuffers, cap; /* both arrays hold cap */
 	uint64_t oldest_snap;
+	struct { pid_t pid, tid; } *exits;
+	size_t nexits, cap_exits;
 	int released;              /* the spawned child was let run */
 	int old_policy;            /* scheduling policy to restore, -1: unchanged */
 	struct sched_param old_param;
@@ -211,22 +214,17 @@ static int perf_attach(struct sampler *s, struct thr *t)
 
 static struct thr *add_thr(struct sampler *s, struct proc *p, pid_t tid)
 {
-	if (s->nthr == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 32;
+	if (s->nthr == s->nthr_cap) {
+		size_t cap = s->nthr_cap ? s->nthr_cap * 2 : 32;
 		struct thr **v = realloc(s->thr, cap * sizeof(*v));
 		if (!v)
 			return NULL;
 		s->thr = v;
-		s->cap = cap;
+		s->nthr_cap = cap;
 	}
 	struct thr *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	t->snap.stack = malloc(s->stack_size);
-	if (!t->snap.stack) {
-		free(t);
-		return NULL;
-	}
 	t->tid = tid;
 	t->p = p;
 	t->perf_fd = -1;
@@ -256,21 +254,80 @@ static struct thr *track_thread(struct sampler *s, struct proc *p, pid_t tid, in
 	return t;
 }
 
-static void deliver_one(struct sampler *s, struct thr *t)
+/* A snapshot buffer: reused from the spares, or new (then both arrays can
+ * hold every buffer there is). NULL without memory. */
+static struct snapshot *snap_get(struct sampler *s)
 {
-	if (!t->has_snap)
-		return;
-	t->has_snap = 0;
-	s->nsnaps--;
-	if (s->ev->sample)
-		s->ev->sample(s->ev->ctx, &t->snap);
+	if (s->nspare)
+		return s->spare[--s->nspare];
+	if (s->nbuffers == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct snapshot **p = realloc(s->pending, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		s->pending = p;
+		struct snapshot **q = realloc(s->spare, cap * sizeof(*q));
+		if (!q)
+			return NULL;
+		s->spare = q;
+		s->cap = cap;
+	}
+	struct snapshot *sn = calloc(1, sizeof(*sn));
+	if (sn && !(sn->stack = malloc(s->stack_size))) {
+		free(sn);
+		return NULL;
+	}
+	s->nbuffers += sn != NULL;
+	return sn;
 }
 
+static void snap_put(struct sampler *s, struct snapshot *sn)
+{
+	s->spare[s->nspare++] = sn;
+}
+
+static void snap_free_all(struct sampler *s)
+{
+	for (size_t i = 0; i < s->nspare; i++) {
+		free(s->spare[i]->stack);
+		free(s->spare[i]);
+	}
+	free(s->spare);
+	free(s->pending);
+	free(s->exits);
+}
+
+/* Pending snapshots and exit events to the consumer, in order. */
 static void deliver_all(struct sampler *s)
 {
-	for (size_t i = 0; i < s->nthr; i++)
-		deliver_one(s, s->thr[i]);
-	s->nsnaps = 0;
+	for (size_t i = 0; i < s->npending; i++) {
+		struct snapshot *sn = s->pending[i];
+		if (s->ev->sample)
+			s->ev->sample(s->ev->ctx, sn);
+		snap_put(s, sn);
+	}
+	s->npending = 0;
+	for (size_t i = 0; i < s->nexits; i++)
+		if (s->ev->thread_exit)
+			s->ev->thread_exit(s->ev->ctx, s->exits[i].pid, s->exits[i].tid);
+	s->nexits = 0;
+}
+
+static void queue_exit(struct sampler *s, pid_t pid, pid_t tid)
+{
+	if (s->nexits == s->cap_exits) {
+		size_t cap = s->cap_exits ? s->cap_exits * 2 : 64;
+		void *v = realloc(s->exits, cap * sizeof(*s->exits));
+		if (!v) { /* rather early than never */
+			if (s->ev->thread_exit)
+				s->ev->thread_exit(s->ev->ctx, pid, tid);
+			return;
+		}
+		s->exits = v;
+		s->cap_exits = cap;
+	}
+	s->exits[s->nexits].pid = pid;
+	s->exits[s->nexits++].tid = tid;
 }
 
 static void remove_thr(struct sampler *s, struct thr *t)
@@ -279,7 +336,6 @@ static void remove_thr(struct sampler *s, struct thr *t)
 		s->st->lost[LOST_THREAD_EXITED]++;
 		s->outstanding--;
 	}
-	deliver_one(s, t);
 	perf_close(s, t);
 	t->p->nthreads--;
 	for (size_t i = 0; i < s->nthr; i++)
@@ -287,7 +343,6 @@ static void remove_thr(struct sampler *s, struct thr *t)
 			s->thr[i] = s->thr[--s->nthr];
 			break;
 		}
-	free(t->snap.stack);
 	free(t);
 }
 
@@ -382,7 +437,7 @@ static void interrupt_thr(struct sampler *s, struct thr *t)
 
 static int is_due(const struct thr *t)
 {
-	return t->due && !t->outstanding && !t->has_snap && !t->detaching;
+	return t->due && !t->outstanding && !t->detaching;
 }
 
 static int by_cpu(const void *a, const void *b)
@@ -454,11 +509,17 @@ static int resume(pid_t tid, int how, int sig)
 static void sample_stop(struct sampler *s, struct thr *t, int how, int sig)
 {
 	uint64_t seen = now_ns();
-	struct snapshot *sn = &t->snap;
-	struct iovec iov = { &sn->regs, sizeof(sn->regs) };
+	struct snapshot *sn = snap_get(s);
 	t->outstanding = 0;
 	s->outstanding--;
+	if (!sn) {
+		resume(t->tid, how, sig);
+		s->st->lost[LOST_READ_FAILED]++;
+		return;
+	}
+	struct iovec iov = { &sn->regs, sizeof(sn->regs) };
 	if (ptrace(PTRACE_GETREGSET, t->tid, (void *)NT_PRSTATUS, &iov) != 0) {
+		snap_put(s, sn);
 		resume(t->tid, how, sig);
 		s->st->lost[LOST_THREAD_EXITED]++;
 		return;
@@ -478,6 +539,7 @@ static void sample_stop(struct sampler *s, struct thr *t, int how, int sig)
 	if (miss)
 		refresh_stack(t, sp);
 	if (got <= 0) {
+		snap_put(s, sn);
 		s->st->lost[LOST_READ_FAILED]++;
 		return;
 	}
@@ -494,9 +556,9 @@ static void sample_stop(struct sampler *s, struct thr *t, int how, int sig)
 	s->st->partial_reads += (uint64_t)sn->partial;
 	s->st->samples++;
 	s->st->cpu_time_ns += sn->weight_ns;
-	t->has_snap = 1;
-	if (s->nsnaps++ == 0)
+	if (s->npending == 0)
 		s->oldest_snap = seen;
+	s->pending[s->npending++] = sn;
 }
 
 /* ---- ptrace events ------------------------------------------------------ */
@@ -573,8 +635,8 @@ static void on_exec(struct sampler *s, struct thr *t)
 	if (p->maps && maps_refresh(p->maps) == 0)
 		p->maps_time = now_ns();
 	for (int i = 0; i < ngone; i++)
-		if (s->ev->thread_exit)
-			s->ev->thread_exit(s->ev->ctx, p->pid, gone[i]);
+		queue_exit(s, p->pid, gone[i]);
+	deliver_all(s);
 	if (s->ev->exec)
 		s->ev->exec(s->ev->ctx, p->pid);
 }
@@ -612,8 +674,7 @@ static void on_thread_exit(struct sampler *s, struct thr *t, int status)
 		s->res->child_status = status;
 		s->res->child_reaped = 1;
 	}
-	if (s->ev->thread_exit)
-		s->ev->thread_exit(s->ev->ctx, p->pid, tid);
+	queue_exit(s, p->pid, tid);
 }
 
 static void on_status(struct sampler *s, pid_t tid, int status)
@@ -911,6 +972,7 @@ static void teardown(struct sampler *s)
 	while (s->nthr > 0)
 		remove_thr(s, s->thr[s->nthr - 1]);
 	free(s->thr);
+	snap_free_all(s);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		maps_close(s->procs[i].maps);
 		reader_close(s->procs[i].r);
@@ -1041,7 +1103,7 @@ static void dispatch(struct sampler *s, uint64_t tag, uint32_t events)
 static int wait_timeout_ms(const struct sampler *s)
 {
 	int ms = s->outstanding ? SWEEP_MS : -1;
-	if (s->nsnaps == 0)
+	if (s->npending == 0)
 		return ms;
 	uint64_t age = now_ns() - s->oldest_snap;
 	int flush = age >= FLUSH_NS ? 0 : (int)((FLUSH_NS - age) / 1000000ull) + 1;
@@ -1063,7 +1125,8 @@ static void run_loop(struct sampler *s)
 		if (n == 0 && s->outstanding)
 			serve_stops(s);
 		interrupt_due(s);
-		if (s->nsnaps && (s->outstanding == 0 || now_ns() - s->oldest_snap >= FLUSH_NS))
+		if ((s->npending || s->nexits) &&
+		    (s->outstanding == 0 || now_ns() - s->oldest_snap >= FLUSH_NS))
 			deliver_normal(s);
 		if (s->nthr == 0)
 			end_run(s, SAMPLER_END_EXITED);
