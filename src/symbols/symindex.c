@@ -20,6 +20,7 @@ struct sym_index {
 	uint64_t *bounds;       /* sorted, unique */
 	size_t n;
 	const char **gap;       /* gap[i]: answer for (bounds[i], bounds[i+1]) */
+	int dwarf;              /* has DWARF: 1, 0, or -1 not asked yet */
 };
 
 /* gap[i] when the answer is "no symbol" (NULL means not asked yet) */
@@ -101,6 +102,7 @@ static struct sym_index *index_build(Dwfl_Module *mod)
 	if (!x->gap)
 		goto fail;
 	x->mod = mod;
+	x->dwarf = -1;
 	x->bounds = b.v;
 	x->n = n;
 	return x;
@@ -182,4 +184,18 @@ const char *symindex_name(struct symbolizer *s, Dwfl_Module *mod, uint64_t pc)
 		name = x->gap[i];
 	}
 	return name == no_symbol ? NULL : name;
+}
+
+/* libdwfl does not remember that a module has no DWARF: every
+ * dwfl_module_getdwarf (and so addrdie, getsrc) on libc.so.6 without its
+ * debug file costs ~100 us here, however often it was asked before. */
+int symindex_has_dwarf(struct symbolizer *s, Dwfl_Module *mod)
+{
+	struct sym_index *x = index_of(s, mod);
+	Dwarf_Addr bias;
+	if (!x)
+		return dwfl_module_getdwarf(mod, &bias) != NULL;
+	if (x->dwarf < 0)
+		x->dwarf = dwfl_module_getdwarf(mod, &bias) != NULL;
+	return x->dwarf;
 }
