@@ -218,12 +218,12 @@ static int child_at_pc(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *out, int dep
 	return 0;
 }
 
-/* The DIEs whose code contains addr, innermost first, out to (not
- * including) the CU, through the concrete tree (the inlined instances).
- * This descends only into the DIEs that contain the PC: dwarf_getscopes
- * would also search the whole CU for an inlined instance's abstract
- * definition and continue in its scopes (losing the functions it was
- * inlined into), and costs about 80 us per address here instead of a few. */
+/* The DIEs whose code contains addr, outermost first (from just inside the
+ * CU), through the concrete tree (the inlined instances). This descends
+ * only into the DIEs that contain the PC: dwarf_getscopes would also search
+ * the whole CU for an inlined instance's abstract definition and continue in
+ * its scopes (losing the functions it was inlined into), and costs about
+ * 80 us per address here instead of a few. */
 static int pc_scopes(Dwfl_Module *mod, uint64_t addr, Dwarf_Die *cu, Dwarf_Die *scopes, int max)
 {
 	Dwarf_Addr bias;
@@ -231,14 +231,10 @@ static int pc_scopes(Dwfl_Module *mod, uint64_t addr, Dwarf_Die *cu, Dwarf_Die *
 	if (!die)
 		return 0;
 	*cu = *die;
-	Dwarf_Die outer_first[MAX_SCOPE_DEPTH];
 	int n = 0;
-	Dwarf_Die parent = *cu;
-	while (n < max && n < MAX_SCOPE_DEPTH &&
-	       child_at_pc(&parent, addr - bias, &outer_first[n], 0))
-		parent = outer_first[n++];
-	for (int i = 0; i < n; i++)
-		scopes[i] = outer_first[n - 1 - i];
+	Dwarf_Die *parent = cu;
+	while (n < max && child_at_pc(parent, addr - bias, &scopes[n], 0))
+		parent = &scopes[n++];
 	return n;
 }
 
@@ -255,7 +251,7 @@ static int inline_frames(struct symbolizer *s, Dwfl_Module *mod, uint64_t addr,
 	int nscopes = pc_scopes(mod, addr, &cu, scopes, MAX_SCOPE_DEPTH);
 	int n = 0;
 	*outer = NULL;
-	for (int i = 0; i < nscopes; i++) {
+	for (int i = nscopes - 1; i >= 0; i--) {
 		int tag = dwarf_tag(&scopes[i]);
 		if (tag == DW_TAG_subprogram) {
 			*outer = die_function_name(s, &scopes[i]);

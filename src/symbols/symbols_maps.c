@@ -93,7 +93,9 @@ static Dwfl_Module *report_image(struct symbolizer *s, const struct module *m)
 
 /* A second module of the same file inside the range libdwfl derived for an
  * earlier one (from all of its PT_LOADs) is a split of that one load: the
- * first keeps the range, the second would only shadow it. */
+ * first keeps the range, the second would only shadow it. (The maps module
+ * of 2026-12-01 splits an executable where its RELRO mapping repeats the
+ * file offset of the read-only one before it.) */
 static int shadows_earlier(const struct module *m, const struct sym_reported *rep, size_t k)
 {
 	for (size_t i = 0; i < k; i++)
@@ -103,13 +105,15 @@ static int shadows_earlier(const struct module *m, const struct sym_reported *re
 	return 0;
 }
 
-/* Report one module; one libdwfl already has is re-reported with the very
- * range libdwfl derived for it, which keeps it (and its parsed DWARF). */
+/* Report one module as rep[k]; one libdwfl already has is re-reported with
+ * the very range libdwfl derived for it, which keeps it (and its parsed
+ * DWARF). */
 static int report_one(struct symbolizer *s, const struct module *m, const struct sym_reported *old,
-		      struct sym_reported *rep, size_t k)
+		      struct sym_reported *reps, size_t k)
 {
+	struct sym_reported *rep = &reps[k];
 	Dwfl_Module *mod;
-	if (shadows_earlier(m, rep - k, k))
+	if (shadows_earlier(m, reps, k))
 		mod = NULL;
 	else if (old && old->dwfl_end)
 		mod = dwfl_report_module(s->dwfl, m->path, old->dwfl_start, old->dwfl_end);
@@ -147,7 +151,7 @@ static int report_all(struct symbolizer *s)
 	dwfl_report_begin(s->dwfl);
 	while (k < n && err == 0) {
 		const struct module *m = maps_module_at(s->maps, k);
-		err = report_one(s, m, find_reported(s, m), &rep[k], k);
+		err = report_one(s, m, find_reported(s, m), rep, k);
 		if (err == 0)
 			k++;
 	}
