@@ -623,17 +623,23 @@ static void on_exec(struct sampler *s, struct thr *t)
 	t->due = 0;
 	t->due_weight = 0;
 	t->due_count = 0;
-	/* /proc/PID/mem is bound to the mm it was opened on. */
+	/* /proc/PID/mem is bound to the mm it was opened on; the maps (which
+	 * keep the reader) describe the old image. Both are opened anew. */
 	struct reader *r;
 	if (reader_open(&r, p->pid, s->cfg->reader) == 0) {
+		maps_close(p->maps);
+		p->maps = NULL;
 		reader_close(p->r);
 		p->r = r;
 	}
 	if (!s->cfg->idle)
 		perf_attach(s, t);
-	resume(t->tid, 0, 0);
-	if (p->maps && maps_refresh(p->maps) == 0)
+	resume(t->tid, RESUME_CONT, 0);
+	maps_close(p->maps);
+	if (maps_open(&p->maps, p->pid, p->r) == 0)
 		p->maps_time = now_ns();
+	else
+		p->maps = NULL;
 	for (int i = 0; i < ngone; i++)
 		queue_exit(s, p->pid, gone[i]);
 	deliver_all(s);

@@ -199,8 +199,9 @@ static void case_busy1(void)
 	CHECK_EQ_INT(res.end, SAMPLER_END_DURATION);
 	check_untraced_running(pid, 0);
 	check_rate(pid, &st, 1000, 0.85, 1.15);
-	/* The main thread sleeps in pause(): it is never interrupted. */
-	CHECK(*slot(&t, pid) <= 2);
+	/* The main thread sleeps in pause(): it is never interrupted (but its
+	 * start-up, a millisecond or so of CPU, may be sampled). */
+	CHECK(*slot(&t, pid) <= 5);
 	CHECK_EQ_INT(st.threads_seen, 2);
 	CHECK(t.ticks >= 4);
 	CHECK_EQ_INT(st.lost[LOST_READ_FAILED], 0);
@@ -235,7 +236,7 @@ static void case_sleeping(void)
 	struct sample_stats st;
 	pid_t pid = spawn("sleep", "0", NULL);
 	run(pid, 1, 1000, 0, 1.0, &t, &st);
-	CHECK(st.samples <= 2);
+	CHECK(st.samples <= 5); /* its start-up only */
 	/* idle: the same sleeping thread at ~F per wall second */
 	pid_t *tids;
 	int n, detail;
