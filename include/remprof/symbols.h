@@ -5,8 +5,10 @@
  *
  * Names, stable for reports and tests:
  *  - a known function: its ELF symbol (from .symtab, .dynsym or the separate
- *    debug file), demangled exactly as c++filt prints it (clones keep their
- *    " [clone .cold]" suffix); without any symbol table, its DWARF name;
+ *    debug file) without a symbol version ("clock_gettime", not
+ *    "clock_gettime@@GLIBC_2.17"), demangled exactly as c++filt prints it
+ *    (clones keep their " [clone .cold]" suffix); without any symbol table,
+ *    its DWARF name;
  *  - an inlined function: the demangled DW_AT_linkage_name, else DW_AT_name
  *    (as eu-addr2line prints it);
  *  - an address in a module but in no symbol: "MODULE+0xOFFSET", MODULE the

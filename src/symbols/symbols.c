@@ -288,12 +288,10 @@ static int resolve(struct symbolizer *s, uint64_t addr, struct frame_info *f)
 	const char *name = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
 	const char *module = intern(s, base_name(name ? name : "[unknown]"));
 
-	const char *file = NULL, *outer = NULL;
-	int line = 0, n = 0;
-	if (symindex_has_dwarf(s, mod)) {
-		pc_source(s, mod, addr, &file, &line);
-		n = inline_frames(s, mod, addr, f, MAX_FRAMES_PER_PC - 1, &file, &line, &outer);
-	}
+	const char *file, *outer;
+	int line;
+	pc_source(s, mod, addr, &file, &line);
+	int n = inline_frames(s, mod, addr, f, MAX_FRAMES_PER_PC - 1, &file, &line, &outer);
 
 	/* The ELF symbol names the real function (as perf does: "foo.cold" is
 	 * where the PC is); DWARF only when the symbol tables are gone. */

@@ -72,8 +72,6 @@ struct symbolizer {
 /* The ELF symbol for pc, demangled and interned, or NULL when there is
  * none (or without memory); what dwfl_module_addrinfo answers. */
 const char *symindex_name(struct symbolizer *s, Dwfl_Module *mod, uint64_t pc);
-/* Whether the module has DWARF (asked once per module). */
-int symindex_has_dwarf(struct symbolizer *s, Dwfl_Module *mod);
 /* Drop the indexes: call before libdwfl may free or reuse modules. */
 void symindex_forget(struct symbolizer *s);
 /* A mangled name demangled, anything else as it is; interned (or NULL). */

@@ -1,6 +1,6 @@
 /* symindex.c — which ELF symbol a PC is in, without libdwfl's linear scan of
- * the whole symbol table on every call (dwfl_module_addrinfo: ~500 us per
- * address in libc.so.6 here, 10,000 symbols).
+ * the whole symbol table on every call (dwfl_module_addrinfo: ~300-500 us
+ * per address in libc.so.6 with the .symtab of libc6-dbg, 10,000 symbols).
  *
  * libdwfl's answer for an address depends only on which symbols start at or
  * before it, which sized symbols contain it, and which section it is in. So
@@ -20,7 +20,6 @@ struct sym_index {
 	uint64_t *bounds;       /* sorted, unique */
 	size_t n;
 	const char **gap;       /* gap[i]: answer for (bounds[i], bounds[i+1]) */
-	int dwarf;              /* has DWARF: 1, 0, or -1 not asked yet */
 };
 
 /* gap[i] when the answer is "no symbol" (NULL means not asked yet) */
@@ -102,7 +101,6 @@ static struct sym_index *index_build(Dwfl_Module *mod)
 	if (!x->gap)
 		goto fail;
 	x->mod = mod;
-	x->dwarf = -1;
 	x->bounds = b.v;
 	x->n = n;
 	return x;
@@ -162,13 +160,30 @@ static long gap_of(const struct sym_index *x, uint64_t pc)
 	return (long)(lo - 1);
 }
 
+/* name without an ELF symbol version: the .symtab of glibc's debug files
+ * has "clock_gettime@@GLIBC_2.17", which would also keep a versioned C++
+ * name from being demangled. */
+static const char *intern_unversioned(struct symbolizer *s, const char *name)
+{
+	const char *at = strchr(name, '@');
+	if (!at || at == name)
+		return symbolizer_intern_name(s, name);
+	char buf[4096];
+	size_t len = (size_t)(at - name);
+	if (len >= sizeof(buf))
+		return symbolizer_intern_name(s, name);
+	memcpy(buf, name, len);
+	buf[len] = 0;
+	return symbolizer_intern_name(s, buf);
+}
+
 static const char *ask_libdwfl(struct symbolizer *s, Dwfl_Module *mod, uint64_t pc)
 {
 	GElf_Off off;
 	GElf_Sym sym;
 	s->addrinfo_calls++;
 	const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
-	return name ? symbolizer_intern_name(s, name) : no_symbol;
+	return name ? intern_unversioned(s, name) : no_symbol;
 }
 
 const char *symindex_name(struct symbolizer *s, Dwfl_Module *mod, uint64_t pc)
@@ -186,16 +201,3 @@ const char *symindex_name(struct symbolizer *s, Dwfl_Module *mod, uint64_t pc)
 	return name == no_symbol ? NULL : name;
 }
 
-/* libdwfl does not remember that a module has no DWARF: every
- * dwfl_module_getdwarf (and so addrdie, getsrc) on libc.so.6 without its
- * debug file costs ~100 us here, however often it was asked before. */
-int symindex_has_dwarf(struct symbolizer *s, Dwfl_Module *mod)
-{
-	struct sym_index *x = index_of(s, mod);
-	Dwarf_Addr bias;
-	if (!x)
-		return dwfl_module_getdwarf(mod, &bias) != NULL;
-	if (x->dwarf < 0)
-		x->dwarf = dwfl_module_getdwarf(mod, &bias) != NULL;
-	return x->dwarf;
-}

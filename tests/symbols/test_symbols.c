@@ -234,6 +234,22 @@ static void case_names(void)
 	CHECK_EQ_STR(f[0].module, "[unknown]");
 	CHECK(f[0].file == NULL && f[0].line == 0);
 
+	/* libc's clock_gettime: no "@@GLIBC_2.17" symbol version in the name */
+	const struct module *libc = NULL;
+	for (size_t i = 0; i < maps_module_count(t.m); i++)
+		if (strstr(maps_module_at(t.m, i)->path, "/libc.so"))
+			libc = maps_module_at(t.m, i);
+	CHECK(libc != NULL);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s -D --defined-only '%s' | grep -m1 ' clock_gettime@'",
+		 tool("NM", "nm"), libc->path);
+	FILE *nm = popen(cmd, "r");
+	CHECK(nm && fgets(cmd, sizeof(cmd), nm));
+	pclose(nm);
+	const char *cg = outermost(t.s, libc->bias + strtoull(cmd, NULL, 16) + 4);
+	printf("libc clock_gettime: %s\n", cg);
+	CHECK(strstr(cg, "clock_gettime") && !strchr(cg, '@') && !strchr(cg, '+'));
+
 	struct symbolizer *p;
 	CHECK(symbolizer_open_pid(&p, t.c.pid) == 0);
 	CHECK_EQ_STR(outermost(p, leaf + 4), "leaf_sum");
