@@ -67,7 +67,8 @@ struct profile {
 struct profile *profile_new(void);
 void profile_free(struct profile *p);
 
-/* Returned by the interning functions when memory runs out; the adders
+/* Returned by the interning functions when memory runs out (and by
+ * profile_intern_stack for a frame index that does not exist); the adders
  * ignore it, so a caller may pass it on without checking. */
 #define PROFILE_NONE UINT32_MAX
 
