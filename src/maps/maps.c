@@ -378,7 +378,9 @@ static int same_file(const struct mapping *a, const struct mapping *b)
 }
 
 /* Mappings [first, *last] belong to one load of one file: following mappings
- * of the same file at growing offsets, with anonymous ones (.bss) in between. */
+ * of the same file at non-decreasing offsets, with anonymous ones (.bss) in
+ * between. Equal offsets are one load too: RELRO and .data often share a
+ * file page, which then appears twice (r--p and rw-p at the same offset). */
 static size_t group_end(const struct mapping *v, size_t n, size_t first)
 {
 	size_t last = first;
@@ -386,7 +388,7 @@ static size_t group_end(const struct mapping *v, size_t n, size_t first)
 	for (size_t i = first + 1; i < n; i++) {
 		if (!v[i].path)
 			continue;
-		if (!same_file(&v[first], &v[i]) || v[i].offset <= v[last].offset)
+		if (!same_file(&v[first], &v[i]) || v[i].offset < v[last].offset)
 			break;
 		last = i;
 	}
