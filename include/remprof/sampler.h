@@ -76,9 +76,9 @@ struct sampler_result {
  * caller should have no other children it waits for meanwhile. A spawned
  * child is released (attach_release_child) once its trigger is armed.
  * freq_hz 0 and stack_size 0 mean the defaults (1000 Hz, 64 KiB). When
- * allowed, stops are served at SCHED_FIFO priority 1 (the consumer's
- * callbacks run at the caller's own policy), so that a trigger preempts the
- * thread it concerns at once instead of after its time slice.
+ * allowed, the calling thread runs at SCHED_FIFO priority 1 for the run
+ * (callbacks included), so that a trigger preempts the thread it concerns at
+ * once instead of after its time slice; the old policy is restored after.
  * stats must be initialized by the caller. Returns 0, or res->error. */
 int sampler_run(const struct sampler_config *cfg, const struct sampler_events *ev,
 		struct sample_stats *stats, struct sampler_result *res);

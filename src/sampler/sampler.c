@@ -1005,8 +1005,10 @@ static void teardown(struct sampler *s)
  * runnable threads before it can even take the stop (60 ms p50 with 16
  * spinners on 2 CPUs). An RT sampler preempts at once, sends the interrupt,
  * sleeps, and the thread stops on the same CPU within microseconds.
- * Delivery (unwinding in the consumer) runs at the normal policy again, so
- * that remprof's own work does not preempt the target. */
+ * Delivery (unwinding in the consumer) stays at SCHED_FIFO: dropping to the
+ * normal policy for it made the scheduler switch us out right there, behind
+ * every runnable target thread, and triggers then waited up to 80 ms
+ * (p99). RT throttling (sched_rt_runtime_us) still bounds us at 95%. */
 static void go_realtime(struct sampler *s)
 {
 	s->old_policy = sched_getscheduler(0);
@@ -1021,16 +1023,6 @@ static void leave_realtime(struct sampler *s)
 {
 	if (s->old_policy >= 0)
 		sched_setscheduler(0, s->old_policy, &s->old_param);
-}
-
-static void deliver_normal(struct sampler *s)
-{
-	leave_realtime(s);
-	deliver_all(s);
-	if (s->old_policy >= 0) {
-		struct sched_param rt = { .sched_priority = 1 };
-		sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt);
-	}
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -1133,7 +1125,7 @@ static void run_loop(struct sampler *s)
 		interrupt_due(s);
 		if ((s->npending || s->nexits) &&
 		    (s->outstanding == 0 || now_ns() - s->oldest_snap >= FLUSH_NS))
-			deliver_normal(s);
+			deliver_all(s);
 		if (s->nthr == 0)
 			end_run(s, SAMPLER_END_EXITED);
 	}
