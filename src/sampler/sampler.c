@@ -451,18 +451,19 @@ static int by_cpu(const void *a, const void *b)
 static void interrupt_due(struct sampler *s)
 {
 	struct thr *batch[256];
-	size_t n = 0;
-	for (size_t i = 0; i < s->nthr && n < 256; i++)
-		if (is_due(s->thr[i]))
-			batch[n++] = s->thr[i];
-	if (n == 0)
-		return;
-	qsort(batch, n, sizeof(batch[0]), by_cpu);
-	for (size_t i = 0; i < n; i++) {
-		if (i == 0 || batch[i]->cpu != batch[i - 1]->cpu)
-			move_to(s, batch[i]->cpu);
-		interrupt_thr(s, batch[i]);
-	}
+	size_t n;
+	do { /* in chunks of 256; an interrupted thread is no longer due */
+		n = 0;
+		for (size_t i = 0; i < s->nthr && n < 256; i++)
+			if (is_due(s->thr[i]))
+				batch[n++] = s->thr[i];
+		qsort(batch, n, sizeof(batch[0]), by_cpu);
+		for (size_t i = 0; i < n; i++) {
+			if (i == 0 || batch[i]->cpu != batch[i - 1]->cpu)
+				move_to(s, batch[i]->cpu);
+			interrupt_thr(s, batch[i]);
+		}
+	} while (n == 256);
 }
 
 /* How much to copy from sp: up to the end of the cached stack mapping, or
@@ -578,7 +579,7 @@ static struct thr *adopt(struct sampler *s, pid_t tid)
 	struct proc *p = NULL;
 	if (proc_read_status(tid, tid, &st) == 0)
 		p = find_proc(s, st.tgid);
-	if (!p || s->ended)
+	if (!p || !p->r || s->ended)
 		return NULL;
 	int err;
 	struct thr *t = track_thread(s, p, tid, &err);
@@ -601,14 +602,11 @@ static void on_clone(struct sampler *s, struct thr *parent)
 static void on_exec(struct sampler *s, struct thr *t)
 {
 	struct proc *p = t->p;
-	pid_t gone[256];
-	int ngone = 0;
 	deliver_all(s); /* they belong to the old image */
 	for (size_t i = 0; i < s->nthr; i++) {
 		struct thr *o = s->thr[i];
 		if (o->p == p && o != t) {
-			if (ngone < 256)
-				gone[ngone++] = o->tid;
+			queue_exit(s, p->pid, o->tid);
 			remove_thr(s, o);
 			i--;
 		}
@@ -640,9 +638,7 @@ static void on_exec(struct sampler *s, struct thr *t)
 		p->maps_time = now_ns();
 	else
 		p->maps = NULL;
-	for (int i = 0; i < ngone; i++)
-		queue_exit(s, p->pid, gone[i]);
-	deliver_all(s);
+	deliver_all(s); /* the exits of the vanished threads */
 	if (s->ev->exec)
 		s->ev->exec(s->ev->ctx, p->pid);
 }
@@ -791,6 +787,8 @@ static int open_procs(struct sampler *s)
 		struct proc *p = &s->procs[s->nprocs++];
 		p->pid = c->pids[i];
 		int e = reader_open(&p->r, p->pid, c->reader);
+		if (e == -ENOENT || e == -ESRCH)
+			continue; /* exited before we began: nothing to sample */
 		if (e != 0) {
 			fail_run(s, e, "cannot open the target's memory for reading");
 			return e;
@@ -810,7 +808,7 @@ static int track_initial(struct sampler *s)
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct proc *p = &s->procs[i];
 		pid_t *tids;
-		int n = proc_list_threads(p->pid, &tids);
+		int n = p->r ? proc_list_threads(p->pid, &tids) : -ENOENT;
 		if (n < 0)
 			continue; /* exited already; nothing to sample */
 		for (int k = 0; k < n; k++) {
