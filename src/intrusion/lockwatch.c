@@ -173,12 +173,10 @@ static struct tid_state *tid_state_of(struct lockwatch *lw, pid_t tid)
 
 const char *lockwatch_tracefs_dir(void)
 {
-	const char *path = NULL;
 	/* libtracefs mounts tracefs at /sys/kernel/tracing if it is not mounted
-	 * (needs CAP_SYS_ADMIN); without it there is nothing to read. */
-	if (tracefs_tracing_dir_is_mounted(true, &path) < 0 || !path)
-		return NULL;
-	return path;
+	 * (needs CAP_SYS_ADMIN), and caches the path. (Not
+	 * tracefs_tracing_dir_is_mounted(): libtracefs 1.6 leaks its path.) */
+	return tracefs_tracing_dir();
 }
 
 int lockwatch_available(void)
@@ -297,10 +295,48 @@ static int follow_process(struct lockwatch *lw, pid_t pid)
 	return 0;
 }
 
-static int find_events(struct lockwatch *lw, const char *dir)
+/* Parse one tracefs text file (top level) into tep. */
+static int parse_format(struct tep_handle *tep, const char *file, const char *sys)
 {
-	const char *systems[] = { "mmap_lock", NULL };
-	lw->tep = tracefs_local_events_system(dir, systems);
+	int len = 0;
+	char *buf = tracefs_instance_file_read(NULL, file, &len);
+	if (!buf)
+		return -ENOENT;
+	int ret = sys ? (tep_parse_event(tep, buf, (size_t)len, sys) == 0 ? 0 : -EINVAL)
+		      : (tep_parse_header_page(tep, buf, (unsigned long)len, sizeof(long)) == 0 ? 0 : -EINVAL);
+	free(buf);
+	return ret;
+}
+
+/* Only the ring-buffer header and our three formats: what
+ * tracefs_local_events_system() would add (all of kallsyms, ~100k symbols)
+ * costs a tenth of a second and megabytes we never use. */
+static struct tep_handle *load_formats(void)
+{
+	struct tep_handle *tep = tep_alloc();
+	if (!tep)
+		return NULL;
+	enum tep_endian endian = tep_is_bigendian() ? TEP_BIG_ENDIAN : TEP_LITTLE_ENDIAN;
+	tep_set_file_bigendian(tep, endian);
+	tep_set_local_bigendian(tep, endian);
+	tep_set_long_size(tep, sizeof(long));
+	tep_set_page_size(tep, (int)sysconf(_SC_PAGESIZE));
+	int ret = parse_format(tep, "events/header_page", NULL);
+	for (int e = 0; ret == 0 && e < EV_N; e++) {
+		char file[128];
+		snprintf(file, sizeof(file), "events/mmap_lock/%s/format", ev_names[e]);
+		ret = parse_format(tep, file, "mmap_lock");
+	}
+	if (ret < 0) {
+		tep_free(tep);
+		return NULL;
+	}
+	return tep;
+}
+
+static int find_events(struct lockwatch *lw)
+{
+	lw->tep = load_formats();
 	if (!lw->tep)
 		return -ENOENT;
 	for (int e = 0; e < EV_N; e++) {
@@ -327,8 +363,13 @@ static void on_calibration(struct lockwatch *lw, enum ev e, uint64_t mm, bool wr
 	if (e != EV_ACQUIRE)
 		return;
 	/* Only remprof's own mm is ever write-locked by the caller (mmap). */
-	if (lw->cal == CAL_SELF && write)
+	if (lw->cal == CAL_SELF && write) {
 		lw->self_mm = mm;
+		/* Learned: stop now, as reading may itself lock our mm again
+		 * (an allocator that mmaps its buffers) and feed the buffer
+		 * for as long as we read it. */
+		tracefs_iterate_stop(lw->inst);
+	}
 	else if (lw->cal == CAL_TARGET && !write && lw->self_mm && mm != lw->self_mm)
 		learn_target_mm(lw, mm);
 }
@@ -435,6 +476,14 @@ static void calibrate_self(struct lockwatch *lw)
 		munmap(p, 4096);
 	lockwatch_poll(lw);
 	lw->cal = CAL_NONE;
+	if (!lw->self_mm)
+		return;
+	/* From now on the kernel drops the events on our own mm: they are
+	 * never the target's, they are most of the volume of a busy remprof,
+	 * and without this, polling would trace its own buffer allocations. */
+	char filter[64];
+	snprintf(filter, sizeof(filter), "mm != 0x%llx", (unsigned long long)lw->self_mm);
+	write_file(lw, "events/mmap_lock/filter", filter);
 }
 
 static void calibrate_target(struct lockwatch *lw, pid_t pid)
@@ -449,7 +498,7 @@ static void calibrate_target(struct lockwatch *lw, pid_t pid)
 
 /* ---- the interface ---- */
 
-static int setup_instance(struct lockwatch *lw, const char *dir)
+static int setup_instance(struct lockwatch *lw)
 {
 	snprintf(lw->name, sizeof(lw->name), INSTANCE_PREFIX "%d", (int)getpid());
 	if (tracefs_instance_exists(lw->name))
@@ -466,16 +515,13 @@ static int setup_instance(struct lockwatch *lw, const char *dir)
 		return ret;
 	if (tracefs_option_enable(lw->inst, TRACEFS_OPTION_EVENT_FORK) < 0)
 		return -(errno ? errno : EIO);
-	return find_events(lw, dir);
+	return find_events(lw);
 }
 
 int lockwatch_open(struct lockwatch **out, const pid_t *pids, size_t npids,
 		   const pid_t *self_tids, size_t nself)
 {
 	*out = NULL;
-	const char *dir = lockwatch_tracefs_dir();
-	if (!dir)
-		return -ENOENT;
 	int avail = lockwatch_available();
 	if (avail <= 0)
 		return avail < 0 ? avail : -ENOENT;
@@ -486,7 +532,7 @@ int lockwatch_open(struct lockwatch **out, const pid_t *pids, size_t npids,
 		return -ENOMEM;
 	lw->hold_fd = -1;
 	lw->caller = gettid();
-	int ret = setup_instance(lw, dir);
+	int ret = setup_instance(lw);
 	if (ret < 0)
 		goto fail;
 	ret = set_add(&lw->self, lw->caller);
