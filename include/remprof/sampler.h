@@ -38,8 +38,10 @@ struct sampler_config {
 	size_t stack_size;     /* copy cap, bytes */
 	enum reader_kind reader;
 	double duration_s;     /* 0 = until the targets exit or a signal arrives */
-	int no_placement;      /* don't move to the due thread's CPU (for benchmarks) */
-	int no_realtime;       /* don't serve stops at SCHED_FIFO 1 (for benchmarks) */
+	/* For benchmarks: never move to the due thread's CPU / never use
+	 * SCHED_FIFO, even where the adaptive strategy would. */
+	int no_placement;
+	int no_realtime;
 };
 
 /* Everything the sampler reports, always after the thread involved was resumed. */
@@ -75,10 +77,13 @@ struct sampler_result {
  * for its duration, and reaps ptrace events with waitpid(-1, __WALL): the
  * caller should have no other children it waits for meanwhile. A spawned
  * child is released (attach_release_child) once its trigger is armed.
- * freq_hz 0 and stack_size 0 mean the defaults (1000 Hz, 64 KiB). When
- * allowed, the calling thread runs at SCHED_FIFO priority 1 for the run
- * (callbacks included), so that a trigger preempts the thread it concerns at
- * once instead of after its time slice; the old policy is restored after.
+ * freq_hz 0 and stack_size 0 mean the defaults (1000 Hz, 64 KiB).
+ * Strategy, chosen anew a few times a second: while the busy threads do not
+ * outnumber our CPUs, the calling thread moves to the due thread's CPU; when
+ * they do (and in idle mode), it stays put and, when allowed (root or
+ * CAP_SYS_NICE), runs at SCHED_FIFO priority 1, callbacks included, so that
+ * a trigger preempts the thread it concerns at once instead of after its time
+ * slice. Affinity and policy are restored at the end.
  * stats must be initialized by the caller. Returns 0, or res->error. */
 int sampler_run(const struct sampler_config *cfg, const struct sampler_events *ev,
 		struct sample_stats *stats, struct sampler_result *res);

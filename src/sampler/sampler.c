@@ -63,6 +63,7 @@ struct thr {
 	struct perf_event_mmap_page *ring;
 	uint64_t due_weight;       /* CPU time of triggers not yet sampled */
 	unsigned due_count;        /* triggers not yet sampled */
+	unsigned window_triggers;  /* triggers since the last status tick */
 	int due;
 	int cpu;                   /* CPU of the latest trigger, -1 unknown */
 	int outstanding;           /* PTRACE_INTERRUPT sent, stop not served */
@@ -101,6 +102,7 @@ struct sampler {
 	size_t nexits, cap_exits;
 	int released;              /* the spawned child was let run */
 	int old_policy;            /* scheduling policy to restore, -1: unchanged */
+	int rt_on, place_on;       /* current serving strategy (see adapt()) */
 	struct sched_param old_param;
 	int ended;
 };
@@ -361,6 +363,7 @@ static void note_trigger(struct thr *t, int cpu, uint64_t period)
 	t->due = 1;
 	t->due_weight += period;
 	t->due_count++;
+	t->window_triggers++;
 	t->cpu = cpu;
 }
 
@@ -409,7 +412,7 @@ static int cpu_allowed(const struct sampler *s, int cpu)
  * across CPUs; measurements §0.2). */
 static void move_to(struct sampler *s, int cpu)
 {
-	if (s->cfg->no_placement || !cpu_allowed(s, cpu) || cpu == s->cur_cpu)
+	if (!s->place_on || !cpu_allowed(s, cpu) || cpu == s->cur_cpu)
 		return;
 	cpu_set_t one;
 	CPU_ZERO(&one);
@@ -994,33 +997,73 @@ static void teardown(struct sampler *s)
 	pthread_sigmask(SIG_SETMASK, &s->oldmask, NULL);
 }
 
-/* ---- priority ------------------------------------------------------------ */
+/* ---- strategy ------------------------------------------------------------ */
 
-/* Serve stops at SCHED_FIFO priority 1 when allowed (root, CAP_SYS_NICE).
- * Why: a trigger wakes us on the CPU of a thread that is running; a normal
- * task does not preempt it until its slice ends (EEVDF run-to-parity, several
- * ms), by then the thread has been switched out and waits behind the other
- * runnable threads before it can even take the stop (60 ms p50 with 16
- * spinners on 2 CPUs). An RT sampler preempts at once, sends the interrupt,
- * sleeps, and the thread stops on the same CPU within microseconds.
- * Delivery (unwinding in the consumer) stays at SCHED_FIFO: dropping to the
- * normal policy for it made the scheduler switch us out right there, behind
- * every runnable target thread, and triggers then waited up to 80 ms
- * (p99). RT throttling (sched_rt_runtime_us) still bounds us at 95%. */
-static void go_realtime(struct sampler *s)
+/* How stops are served depends on whether the busy threads outnumber the
+ * CPUs (measured with stopbench, see the report in docs/):
+ *
+ * - Not over-subscribed: move to the due thread's CPU and stay a normal
+ *   task. A stop issued from the same CPU needs no IPI and no halted-vCPU
+ *   wake-up (~20 µs p50 against ~125 µs across CPUs, measurements §0.2).
+ *   Being a normal task matters here: an RT sampler preempts the thread,
+ *   and on a CPU with other runnable tasks the thread then loses its turn
+ *   and takes its stop only a time slice later (p50 1 ms seen).
+ * - Over-subscribed (or idle mode, where we cannot tell): stay where the
+ *   scheduler puts us, at SCHED_FIFO priority 1. A normal task woken by a
+ *   trigger does not preempt the running thread before its slice ends
+ *   (EEVDF run-to-parity); by then the thread was switched out and waits
+ *   behind every other runnable thread, triggers coalesce, and the rate
+ *   collapses (27% of F with 16 spinners on 2 CPUs, against 95% as RT).
+ *   Moving between CPUs would cost a migration per batch.
+ *
+ * Decided again at every status tick from the triggers of the last one. */
+static void set_realtime(struct sampler *s, int on)
+{
+	if (on == s->rt_on || s->old_policy < 0)
+		return;
+	struct sched_param rt = { .sched_priority = 1 };
+	if (on ? sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) == 0
+	       : sched_setscheduler(0, s->old_policy, &s->old_param) == 0)
+		s->rt_on = on;
+}
+
+static void set_placement(struct sampler *s, int on)
+{
+	s->place_on = on;
+	if (!on && s->cur_cpu >= 0) {
+		sched_setaffinity(0, sizeof(s->allowed), &s->allowed);
+		s->cur_cpu = -1;
+	}
+}
+
+static void adapt(struct sampler *s)
+{
+	size_t busy = 0;
+	for (size_t i = 0; i < s->nthr; i++) {
+		busy += s->thr[i]->window_triggers > 0;
+		s->thr[i]->window_triggers = 0;
+	}
+	int over = s->cfg->idle || busy > (size_t)CPU_COUNT(&s->allowed);
+	set_realtime(s, over && !s->cfg->no_realtime);
+	set_placement(s, !over && !s->cfg->no_placement);
+}
+
+/* Start over-subscribed (the safe side for the rate) until the first tick
+ * knows better. SCHED_RESET_ON_FORK: a child of ours is never RT. */
+static void strategy_init(struct sampler *s)
 {
 	s->old_policy = sched_getscheduler(0);
 	sched_getparam(0, &s->old_param);
-	struct sched_param rt = { .sched_priority = 1 };
-	if (s->old_policy < 0 || s->old_policy == SCHED_FIFO || s->old_policy == SCHED_RR ||
-	    sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) != 0)
+	/* Already RT (the user chose so): leave the policy alone. */
+	if (s->old_policy < 0 || s->old_policy == SCHED_FIFO || s->old_policy == SCHED_RR)
 		s->old_policy = -1;
+	set_realtime(s, !s->cfg->no_realtime);
+	set_placement(s, 0);
 }
 
-static void leave_realtime(struct sampler *s)
+static void strategy_end(struct sampler *s)
 {
-	if (s->old_policy >= 0)
-		sched_setscheduler(0, s->old_policy, &s->old_param);
+	set_realtime(s, 0);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -1048,6 +1091,7 @@ static void on_tick(struct sampler *s, int fd)
 		return;
 	/* A SIGCHLD can be lost before our mask was in place; sweep anyway. */
 	serve_stops(s);
+	adapt(s);
 	if (s->ev->tick)
 		s->ev->tick(s->ev->ctx, s->st, (double)(now_ns() - s->t0) / 1e9);
 }
@@ -1146,11 +1190,10 @@ int sampler_run(const struct sampler_config *cfg, const struct sampler_events *e
 	s.t0 = now_ns();
 	s.old_policy = -1;
 	if (setup(&s) == 0) {
-		if (!cfg->no_realtime)
-			go_realtime(&s);
+		strategy_init(&s);
 		run_loop(&s);
 	}
-	leave_realtime(&s);
+	strategy_end(&s);
 	teardown(&s);
 	/* Safety net for error paths that ended before every thread was tracked:
 	 * whatever is still traced by us is let go here. */

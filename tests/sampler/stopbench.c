@@ -1,5 +1,6 @@
 /* stopbench — how long the sampler keeps a thread stopped, per reader, on 1
- * and on 16 busy threads, with and without placement and SCHED_FIFO.
+ * and on 16 busy threads: the adaptive strategy, and with placement or
+ * SCHED_FIFO ruled out ("place"/"RT" = allowed or not).
  * Not a test (it asserts nothing); run by hand:
  *   stopbench WORKLOAD [SECONDS] [READER...]
  * WORKLOAD is tests/sampler/workload from the same build. */
