@@ -10,7 +10,9 @@
  * PTRACE_PEEKDATA word by word) and counts the mmap_lock_start_locking and
  * mmap_lock_acquire_returned events whose mm is the target's. The target's
  * mm (printed as a hashed pointer) is learnt first from an mprotect() the
- * target does itself while tracing.
+ * target does itself while tracing. Only acquisitions made by this process
+ * (the reader) count as the reader's; others on the same mm are reported
+ * apart.
  *
  * Output: one JSON line per reader. Usage: lockcount [READS] [BYTES]
  * Needs tracefs at /sys/kernel/tracing (or $TRACEFS).
@@ -39,6 +41,7 @@ static void tfs_write(const char *file, const char *val)
 
 struct counts {
 	unsigned long start, acquired, failed, released, other_mm;
+	unsigned long acquired_other_pid;	/* on the target mm, not by us */
 	unsigned long in_buffer, written;
 };
 
@@ -89,10 +92,12 @@ static void parse_trace(char *mm, size_t mmsz, int want_pid, struct counts *c)
 		if (!strncmp(ev, "mmap_lock_start_locking", 23))
 			c->start++;
 		else if (!strncmp(ev, "mmap_lock_acquire_returned", 26)) {
-			if (strstr(ev, "success=true"))
+			if (!strstr(ev, "success=true"))
+				c->failed++;
+			else if (pid == getpid())
 				c->acquired++;
 			else
-				c->failed++;
+				c->acquired_other_pid++;
 		} else if (!strncmp(ev, "mmap_lock_released", 18))
 			c->released++;
 	}
@@ -182,7 +187,8 @@ int main(int argc, char **argv)
 		t0 = now_us();
 		for (int i = 0; i < nreads; i++) {
 			/* a different page-aligned window each time */
-			uint64_t a = region + (i * 4096UL) % (regsz - len + 1);
+			uint64_t a = region +
+				(i % ((regsz - len) / 4096 + 1)) * 4096UL;
 
 			if (reader_copy(r, pid, memfd, a, buf, len) != (ssize_t)len)
 				bad++;
@@ -198,13 +204,14 @@ int main(int argc, char **argv)
 		       "\"bytes_per_read\":%zu,\"bad_reads\":%lu,"
 		       "\"start_locking\":%lu,\"acquired\":%lu,\"acquire_failed\":%lu,"
 		       "\"released\":%lu,\"acq_per_read\":%.3f,\"acq_per_page\":%.3f,"
-		       "\"acq_per_word\":%.4f,\"other_mm_events\":%lu,"
+		       "\"acq_per_word\":%.4f,\"acquired_by_other_tasks\":%lu,"
+		       "\"other_mm_events\":%lu,"
 		       "\"trace_lost\":%lu,\"us_per_read\":%.1f}\n",
 		       reader_name(r), nreads, len, bad, cnt.start, cnt.acquired,
 		       cnt.failed, cnt.released, (double)cnt.acquired / nreads,
 		       (double)cnt.acquired / (nreads * pages),
 		       (double)cnt.acquired / (nreads * (len / sizeof(long))),
-		       cnt.other_mm, cnt.written - cnt.in_buffer,
+		       cnt.acquired_other_pid, cnt.other_mm, cnt.written - cnt.in_buffer,
 		       (t1 - t0) / nreads);
 		fflush(stdout);
 	}
