@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ static inline pid_t child_start(char *const argv[], int *to_child, int *from_chi
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* no orphan spinning on if the test dies */
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		execv(argv[0], argv);
@@ -56,10 +58,15 @@ static inline void child_read_line(int fd, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+/* Also reaps traced threads: while we trace a thread of pid, its exit is
+ * reported to us, and the leader is not reapable until we have waited for it. */
 static inline void child_kill(pid_t pid)
 {
+	pid_t w;
+
 	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	while ((w = waitpid(-1, NULL, __WALL)) != pid)
+		CHECK(w > 0 || errno == EINTR);
 }
 
 /* Look a symbol up in .symtab, then .dynsym. by_addr: the FUNC/OBJECT
