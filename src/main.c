@@ -25,6 +25,7 @@ static const char usage[] =
 	"Commands:\n"
 	"  record   sample the stacks of running processes (or of a command) into a profile\n"
 	"  report   turn a recorded profile into text or folded stacks\n"
+	"  bench    the intrusion experiment: what each reader costs the target\n"
 	"  compare  bench results or profiles side by side, with an SVG plot\n"
 	"  doctor   what this machine and kernel allow remprof to do\n"
 	"\n"
@@ -47,6 +48,7 @@ static const struct {
 } commands[] = {
 	{ "record", cmd_record },
 	{ "report", cmd_report },
+	{ "bench", cmd_bench },
 	{ "compare", cmd_compare },
 	{ "doctor", cmd_doctor },
 };

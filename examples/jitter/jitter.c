@@ -14,6 +14,12 @@
  * usage: jitter [-d SEC] [-o FILE] [--timer N] [--mmap N]
  *               [--writer none|mprotect|fork] [--region-mb MB] [--writer-pause-ms MS]
  *               [--period-us US] [--busy-us US] [--gap-ns NS] [--ready-fd FD]
+ *               [--window-ms MS]
+ * With --window-ms, time from the ready moment t0 is cut into windows of MS,
+ * even ones "off" and odd ones "on" (bench attaches the profiler in the odd
+ * ones), and everything measured is also kept per kind of window, leaving out
+ * WINDOW_EDGE_NS on both sides of every edge, where bench attaches and
+ * detaches. The ready line then carries t0: "ready T0\n".
  * The JSON goes to FILE (written to FILE.tmp, then renamed) or to stdout.
  * SIGINT/SIGTERM end the run early; the histograms are still written. */
 #include <errno.h>
@@ -43,6 +49,17 @@ struct config {
 	unsigned region_mb, writer_pause_ms;
 	unsigned period_us, busy_us, gap_ns;
 	int ready_fd;
+	unsigned window_ms;
+};
+
+/* Must match EDGE_MS in src/bench/bench.c: bench profiles an on window from
+ * its start + edge to its end - edge. */
+#define WINDOW_EDGE_NS (20 * 1000000ull)
+
+/* What one worker measured in one kind of window (off, on). */
+struct window_stats {
+	struct hist a, b;
+	uint64_t iterations, spin_ns;
 };
 
 /* Each thread fills its own histograms (no sharing on the hot path); main
@@ -52,9 +69,11 @@ struct worker {
 	const struct config *cfg;
 	struct hist a, b;       /* timer: wake-up lateness, spin gaps; mmap/writer: op time */
 	uint64_t periods, overruns, iterations, spin_ns;
+	struct window_stats win[2];
 };
 
 static atomic_int stop;
+static _Atomic uint64_t window_t0;  /* 0 until every thread runs */
 static volatile sig_atomic_t signalled;
 static char *region;
 static size_t region_len;
@@ -71,17 +90,73 @@ static struct timespec to_ts(uint64_t ns)
 	return (struct timespec){ (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 }
 
+/* ---- windows ---- */
+
+/* The kind of window at t: 0 off, 1 on, -1 none (no windows, before t0, or
+ * near an edge); *until gets the moment that answer stops holding. */
+static int window_at(const struct config *cfg, uint64_t t, uint64_t *until)
+{
+	uint64_t t0 = atomic_load_explicit(&window_t0, memory_order_relaxed);
+	*until = UINT64_MAX;
+	if (!cfg->window_ms)
+		return -1;
+	if (!t0 || t < t0) {
+		*until = t + 1000000;  /* look again in a millisecond */
+		return -1;
+	}
+	uint64_t w = (uint64_t)cfg->window_ms * 1000000, k = (t - t0) / w;
+	uint64_t start = t0 + k * w;
+	if (t < start + WINDOW_EDGE_NS) {
+		*until = start + WINDOW_EDGE_NS;
+		return -1;
+	}
+	if (t >= start + w - WINDOW_EDGE_NS) {
+		*until = start + w + WINDOW_EDGE_NS;
+		return -1;
+	}
+	*until = start + w - WINDOW_EDGE_NS;
+	return (int)(k & 1);
+}
+
+static struct window_stats *window_of(struct worker *w, uint64_t t)
+{
+	uint64_t until;
+	int k = window_at(w->cfg, t, &until);
+	return k < 0 ? NULL : &w->win[k];
+}
+
 /* ---- the workers ---- */
 
+/* The window is looked up only when the moment it changes has passed, so
+ * that the loop stays a clock read and a compare. */
 static void spin(struct worker *w, uint64_t until)
 {
-	uint64_t prev = now_ns(), start = prev;
+	uint64_t prev = now_ns(), start = prev, change;
+	int k = window_at(w->cfg, prev, &change);
+	uint64_t win_start = prev, win_iters = 0;
 	while (prev < until) {
 		uint64_t t = now_ns();
-		if (t - prev >= w->cfg->gap_ns)
+		if (t - prev >= w->cfg->gap_ns) {
 			hist_add(&w->b, t - prev);
+			if (k >= 0)
+				hist_add(&w->win[k].b, t - prev);
+		}
 		prev = t;
 		w->iterations++;
+		win_iters++;
+		if (t >= change) {
+			if (k >= 0) {
+				w->win[k].iterations += win_iters;
+				w->win[k].spin_ns += t - win_start;
+			}
+			k = window_at(w->cfg, t, &change);
+			win_start = t;
+			win_iters = 0;
+		}
+	}
+	if (k >= 0) {
+		w->win[k].iterations += win_iters;
+		w->win[k].spin_ns += prev - win_start;
 	}
 	w->spin_ns += prev - start;
 }
@@ -98,6 +173,9 @@ static void *timer_main(void *arg)
 			;
 		uint64_t woke = now_ns();
 		hist_add(&w->a, woke - next);
+		struct window_stats *ws = window_of(w, next);
+		if (ws)
+			hist_add(&ws->a, woke - next);
 		w->periods++;
 		spin(w, woke + busy);
 		next += period;
@@ -123,7 +201,11 @@ static void *mmap_main(void *arg)
 			continue;
 		p[0] = 1;
 		munmap(p, 4096);
-		hist_add(&w->a, now_ns() - t0);
+		uint64_t dt = now_ns() - t0;
+		hist_add(&w->a, dt);
+		struct window_stats *ws = window_of(w, t0);
+		if (ws)
+			hist_add(&ws->a, dt);
 	}
 	return NULL;
 }
@@ -196,10 +278,26 @@ static void json_hist(FILE *f, const char *name, const struct hist *h, int last)
 	fprintf(f, "]}%s\n", last ? "" : ",");
 }
 
+struct window_totals {
+	struct hist wakeup, gap, mmap_op;
+	uint64_t iterations, spin_ns;
+};
+
 struct totals {
 	struct hist wakeup, gap, mmap_op, writer_op;
 	uint64_t periods, overruns, iterations, spin_ns;
+	struct window_totals win[2];
 };
+
+static void json_window(FILE *f, const char *name, const struct window_totals *w, int last)
+{
+	fprintf(f, "   \"%s\": {\"spin_iterations\": %llu, \"spin_ns\": %llu,\n", name,
+		(unsigned long long)w->iterations, (unsigned long long)w->spin_ns);
+	json_hist(f, "timer_wakeup_ns", &w->wakeup, 0);
+	json_hist(f, "spin_gap_ns", &w->gap, 0);
+	json_hist(f, "mmap_op_ns", &w->mmap_op, 1);
+	fprintf(f, "   }%s\n", last ? "" : ",");
+}
 
 static void json_write(FILE *f, const struct config *cfg, const struct totals *t, uint64_t elapsed)
 {
@@ -221,6 +319,13 @@ static void json_write(FILE *f, const struct config *cfg, const struct totals *t
 	json_hist(f, "spin_gap_ns", &t->gap, 0);
 	json_hist(f, "mmap_op_ns", &t->mmap_op, 0);
 	json_hist(f, "writer_op_ns", &t->writer_op, 1);
+	if (cfg->window_ms) {
+		fprintf(f, "  },\n  \"windows\": {\"window_ms\": %u, \"edge_ns\": %llu, \"t0_ns\": %llu,\n",
+			cfg->window_ms, (unsigned long long)WINDOW_EDGE_NS,
+			(unsigned long long)atomic_load(&window_t0));
+		json_window(f, "off", &t->win[0], 0);
+		json_window(f, "on", &t->win[1], 1);
+	}
 	fprintf(f, "  }\n}\n");
 }
 
@@ -259,10 +364,11 @@ static void on_signal(int sig)
 static const char usage[] =
 	"usage: jitter [-d SEC] [-o FILE] [--timer N] [--mmap N] [--writer none|mprotect|fork]\n"
 	"              [--region-mb MB] [--writer-pause-ms MS] [--period-us US] [--busy-us US]\n"
-	"              [--gap-ns NS] [--ready-fd FD]\n"
+	"              [--gap-ns NS] [--ready-fd FD] [--window-ms MS]\n"
 	"defaults: -d 10 --timer 1 --mmap 1 --writer none --region-mb 256 --writer-pause-ms 0\n"
 	"          --period-us 1000 --busy-us 500 --gap-ns 1000; JSON to stdout without -o.\n"
-	"--ready-fd FD: write \"ready\\n\" to FD once every thread runs.\n";
+	"--ready-fd FD: write \"ready\\n\" to FD once every thread runs (\"ready T0\\n\" with\n"
+	"--window-ms: T0 is the CLOCK_MONOTONIC ns at which window 0 starts).\n";
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)
 {
@@ -293,6 +399,8 @@ static int parse_opt(struct config *cfg, int c, const char *arg)
 	case 'b': return parse_uint(arg, 10000000, &cfg->busy_us);
 	case 'g': return parse_uint(arg, 1000000000, &cfg->gap_ns) || !cfg->gap_ns ? -1 : 0;
 	case 'f': return parse_uint(arg, 1 << 20, &fd) ? -1 : (cfg->ready_fd = (int)fd, 0);
+	case 'W': return parse_uint(arg, 3600000, &cfg->window_ms) ||
+			 (cfg->window_ms && cfg->window_ms * 1000000ull <= 2 * WINDOW_EDGE_NS) ? -1 : 0;
 	case 'w':
 		for (int k = 0; k < 3; k++)
 			if (!strcmp(arg, writer_names[k]))
@@ -311,6 +419,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{ "writer-pause-ms", required_argument, NULL, 'P' },
 		{ "period-us", required_argument, NULL, 'p' }, { "busy-us", required_argument, NULL, 'b' },
 		{ "gap-ns", required_argument, NULL, 'g' }, { "ready-fd", required_argument, NULL, 'f' },
+		{ "window-ms", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	*cfg = (struct config){ .duration_s = 10, .timer_threads = 1, .mmap_threads = 1,
@@ -345,6 +454,10 @@ static int start(struct worker *w, const struct config *cfg, void *(*fn)(void *)
 	w->cfg = cfg;
 	hist_init(&w->a);
 	hist_init(&w->b);
+	for (int k = 0; k < 2; k++) {
+		hist_init(&w->win[k].a);
+		hist_init(&w->win[k].b);
+	}
 	return pthread_create(&w->thread, NULL, fn, w);
 }
 
@@ -363,6 +476,12 @@ static void totals_init(struct totals *t)
 	hist_init(&t->mmap_op);
 	hist_init(&t->writer_op);
 	t->periods = t->overruns = t->iterations = t->spin_ns = 0;
+	for (int k = 0; k < 2; k++) {
+		hist_init(&t->win[k].wakeup);
+		hist_init(&t->win[k].gap);
+		hist_init(&t->win[k].mmap_op);
+		t->win[k].iterations = t->win[k].spin_ns = 0;
+	}
 }
 
 /* Workers are started in the order timer, mmap, writer: the index tells the kind. */
@@ -373,8 +492,16 @@ static void collect(struct totals *t, const struct config *cfg, struct worker *w
 		if (k < cfg->timer_threads) {
 			hist_merge(&t->wakeup, &w[k].a);
 			hist_merge(&t->gap, &w[k].b);
+			for (int c = 0; c < 2; c++) {
+				hist_merge(&t->win[c].wakeup, &w[k].win[c].a);
+				hist_merge(&t->win[c].gap, &w[k].win[c].b);
+				t->win[c].iterations += w[k].win[c].iterations;
+				t->win[c].spin_ns += w[k].win[c].spin_ns;
+			}
 		} else if (k < cfg->timer_threads + cfg->mmap_threads) {
 			hist_merge(&t->mmap_op, &w[k].a);
+			for (int c = 0; c < 2; c++)
+				hist_merge(&t->win[c].mmap_op, &w[k].win[c].a);
 		} else {
 			hist_merge(&t->writer_op, &w[k].a);
 		}
@@ -415,10 +542,16 @@ int main(int argc, char **argv)
 	if (err)
 		fprintf(stderr, "jitter: cannot start a thread: %s\n", strerror(err));
 	/* The bench driver attaches when this line arrives: everything runs. */
-	if (!err && cfg.ready_fd >= 0 && write(cfg.ready_fd, "ready\n", 6) < 0)
-		err = errno;
-
 	uint64_t t0 = now_ns();
+	atomic_store(&window_t0, t0);
+	if (!err && cfg.ready_fd >= 0) {
+		char line[48];
+		int len = cfg.window_ms ? snprintf(line, sizeof(line), "ready %llu\n", (unsigned long long)t0)
+					: snprintf(line, sizeof(line), "ready\n");
+		if (write(cfg.ready_fd, line, (size_t)len) < 0)
+			err = errno;
+	}
+
 	if (!err)
 		wait_until(t0 + (uint64_t)(cfg.duration_s * 1e9));
 	atomic_store(&stop, 1);

@@ -36,6 +36,7 @@ struct bench_run {
 	int writer;                /* a target thread held mmap_lock for write for long */
 	unsigned freq_hz;
 	double on_s, off_s;        /* time spent in profiled / unprofiled windows */
+	unsigned skipped_windows;  /* on windows left out: the previous one ran late */
 	struct bench_target on, off;
 	double work_ratio;         /* on.work_per_s / off.work_per_s */
 	struct sample_stats sampler;

@@ -81,5 +81,9 @@ int doctor_probe_mmap_lock(struct doctor_lock_probe *out, unsigned reads);
 /* 1: a /proc/PID/mem read of a resident page takes the target's mmap_lock
  * here; 0: it does not (the per-VMA fast path); -errno: could not tell. */
 int doctor_procmem_takes_mmap_lock(void);
+/* A kernel config option (e.g. "CONFIG_PER_VMA_LOCK") of the running kernel,
+ * from /proc/config.gz or /boot/config-RELEASE: 1 set (y or m), 0 not set,
+ * -ENOENT no config to read. */
+int doctor_kernel_config(const char *opt);
 
 #endif

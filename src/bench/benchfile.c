@@ -161,6 +161,7 @@ static json_object *run_to_json(const struct bench_run *r)
 	put_u64(o, "freq_hz", r->freq_hz);
 	put_double(o, "on_s", r->on_s);
 	put_double(o, "off_s", r->off_s);
+	put_u64(o, "skipped_windows", r->skipped_windows);
 	json_object_object_add(o, "on", target_to_json(&r->on));
 	json_object_object_add(o, "off", target_to_json(&r->off));
 	put_double(o, "work_ratio", r->work_ratio);
@@ -336,6 +337,7 @@ static void run_from_json(struct loader *l, json_object *o, struct bench_run *r)
 	r->freq_hz = (unsigned)get_u64(l, o, "freq_hz");
 	r->on_s = get_double(l, o, "on_s");
 	r->off_s = get_double(l, o, "off_s");
+	r->skipped_windows = (unsigned)get_u64(l, o, "skipped_windows");
 	target_from_json(l, get(l, o, "on", json_type_object), &r->on);
 	target_from_json(l, get(l, o, "off", json_type_object), &r->off);
 	r->work_ratio = get_double(l, o, "work_ratio");

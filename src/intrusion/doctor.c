@@ -314,6 +314,13 @@ static int kernel_config(const char *opt, const char *release, char *source, siz
 	return v < 0 ? 0 : v;
 }
 
+int doctor_kernel_config(const char *opt)
+{
+	char release[128], source[PATH_MAX];
+	proc_kernel_release(release, sizeof(release));
+	return kernel_config(opt, release, source, sizeof(source));
+}
+
 static void probe_kernel(struct doctor_facts *f)
 {
 	proc_kernel_release(f->kernel, sizeof(f->kernel));
