@@ -13,6 +13,15 @@
  * acquisition without a wait. Times are CLOCK_MONOTONIC ns (the instance uses
  * trace_clock "mono").
  *
+ * How the mms are learned: at open, the calling thread mmaps a page (a write
+ * lock on remprof's own mm) and makes a one-byte process_vm_readv at address 0
+ * of each target (the kernel takes the target's read lock before it finds
+ * nothing mapped there; the read fails harmlessly). Events on remprof's own mm
+ * are then filtered out in the kernel. A target's mm is also learned from its
+ * listed threads' own events (e.g. after an exec).
+ *
+ * Not thread-safe: one thread opens, polls, reads the results and closes.
+ *
  * Nothing is left behind: lockwatch_close() removes the instance; an instance
  * left by a remprof that was SIGKILLed (its pid dead, or reused by a process
  * that does not hold it open) is removed by the next lockwatch_open(). A caller
@@ -48,10 +57,9 @@ struct lockwatch_results {
 	                               * if non-zero, all counts are lower bounds */
 };
 
-/* Start watching. pids: the target processes (their threads are added, and
- * their mm learned right away by one zero-length-effect remote read). self_tids:
- * remprof's threads that touch the target (the calling thread is always
- * included). 0 or -errno: -ENOENT no tracefs or no mmap_lock tracepoints,
+/* Start watching. pids: the target processes (all their threads are
+ * followed). self_tids: remprof's threads that touch the target (the calling
+ * thread is always included). 0 or -errno: -ENOENT no tracefs or no mmap_lock tracepoints,
  * -EACCES/-EPERM not allowed to trace, -EBUSY this process already has one. */
 int lockwatch_open(struct lockwatch **out, const pid_t *pids, size_t npids,
 		   const pid_t *self_tids, size_t nself);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ struct tid_state {
 	uint64_t start_ts, start_mm;
 	uint64_t acq_ts, acq_mm;
 	bool waiting, holding;
+	enum { TID_UNKNOWN, TID_SELF, TID_LISTED, TID_OTHER } kind; /* cached */
 };
 
 struct tid_set {
@@ -56,6 +58,8 @@ struct lockwatch {
 	struct tep_handle *tep;
 	int ev_id[EV_N];
 	struct tep_format_field *f_mm[EV_N], *f_write[EV_N], *f_success;
+	int newtask_id;           /* task:task_newtask, -1 if absent */
+	struct tep_format_field *f_child, *f_flags;
 
 	struct tid_set self, target;
 	pid_t caller;
@@ -331,6 +335,7 @@ static struct tep_handle *load_formats(void)
 		tep_free(tep);
 		return NULL;
 	}
+	parse_format(tep, "events/task/task_newtask/format", "task"); /* optional */
 	return tep;
 }
 
@@ -353,6 +358,11 @@ static int find_events(struct lockwatch *lw)
 		if (e == EV_ACQUIRE && !(lw->f_success = tep_find_field(ev, "success")))
 			return -ENOENT;
 	}
+	struct tep_event *nt = tep_find_event_by_name(lw->tep, "task", "task_newtask");
+	lw->newtask_id = -1;
+	if (nt && (lw->f_child = tep_find_field(nt, "pid")) &&
+	    (lw->f_flags = tep_find_field(nt, "clone_flags")))
+		lw->newtask_id = nt->id;
 	return 0;
 }
 
@@ -409,10 +419,57 @@ static void on_release(struct tid_state *t, struct lockwatch_side *s, uint64_t t
 	t->holding = false;
 }
 
+/* remprof's threads: those it named, and any other thread of this process
+ * (one it started after open: event-fork follows it in the kernel, and it
+ * must not count as the target). Listed target threads teach the target's
+ * mm; other threads (new target threads, their children) are the target side
+ * but do not teach mms. */
+static int classify(struct lockwatch *lw, pid_t tid)
+{
+	if (set_has(&lw->self, tid))
+		return TID_SELF;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	if (access(path, F_OK) == 0) {
+		set_add(&lw->self, tid);
+		return TID_SELF;
+	}
+	return set_has(&lw->target, tid) ? TID_LISTED : TID_OTHER;
+}
+
+/* A thread inherits its creator's side: remprof's new threads are remprof's,
+ * a listed target's new threads teach the target's mm. This is decided when
+ * the thread is born because a short-lived thread is gone from /proc by the
+ * time its events are read. A new process is neither. */
+static int on_newtask(struct lockwatch *lw, struct tep_record *rec)
+{
+	unsigned long long child = 0, flags = 0;
+	if (tep_read_number_field(lw->f_child, rec->data, &child) < 0 ||
+	    tep_read_number_field(lw->f_flags, rec->data, &flags) < 0)
+		return 0;
+	pid_t parent = tep_data_pid(lw->tep, rec);
+	struct tid_state *p = tid_state_of(lw, parent);
+	if (p->kind == TID_UNKNOWN)
+		p->kind = classify(lw, parent);
+	int kind = !(flags & CLONE_THREAD) ? TID_OTHER : p->kind == TID_SELF ? TID_SELF
+		   : p->kind == TID_LISTED ? TID_LISTED : TID_OTHER;
+	struct tid_state *c = tid_state_of(lw, (pid_t)child);
+	memset(c, 0, sizeof(*c)); /* a reused tid starts afresh */
+	c->tid = (pid_t)child;
+	c->kind = kind;
+	if (kind == TID_SELF)
+		set_add(&lw->self, (pid_t)child);
+	else if (kind == TID_LISTED)
+		set_add(&lw->target, (pid_t)child);
+	return 0;
+}
+
 static int on_event(struct tep_event *event, struct tep_record *rec, int cpu, void *ctx)
 {
 	struct lockwatch *lw = ctx;
 	(void)cpu;
+	if (event->id == lw->newtask_id)
+		return on_newtask(lw, rec);
 	int e;
 	for (e = 0; e < EV_N && lw->ev_id[e] != event->id; e++)
 		;
@@ -431,11 +488,12 @@ static int on_event(struct tep_event *event, struct tep_record *rec, int cpu, vo
 		on_calibration(lw, (enum ev)e, mm, write);
 		return 0;
 	}
-	bool self = set_has(&lw->self, tid);
-	if (!self && set_has(&lw->target, tid))
-		learn_target_mm(lw, mm);
-
 	struct tid_state *t = tid_state_of(lw, tid);
+	if (t->kind == TID_UNKNOWN)
+		t->kind = classify(lw, tid);
+	bool self = t->kind == TID_SELF;
+	if (t->kind == TID_LISTED)
+		learn_target_mm(lw, mm);
 	/* Per-CPU buffers are read one page at a time, so an event can be seen
 	 * after a later one of the same thread (it migrated between the two);
 	 * such a straggler would pair with the wrong partner: drop it. */
@@ -490,6 +548,9 @@ static void calibrate_target(struct lockwatch *lw, pid_t pid)
 {
 	char byte;
 	struct iovec local = { &byte, 1 }, remote = { NULL, 1 };
+	/* Count what the caller did before, so that it is not taken for
+	 * calibration. */
+	lockwatch_poll(lw);
 	lw->cal = CAL_TARGET;
 	(void)process_vm_readv(pid, &local, 1, &remote, 1, 0);
 	lockwatch_poll(lw);
@@ -543,7 +604,8 @@ int lockwatch_open(struct lockwatch **out, const pid_t *pids, size_t npids,
 	for (size_t i = 0; i < npids; i++)
 		if ((ret = follow_process(lw, pids[i])) < 0)
 			goto fail;
-	if (tracefs_event_enable(lw->inst, "mmap_lock", NULL) < 0) {
+	if (tracefs_event_enable(lw->inst, "mmap_lock", NULL) < 0 ||
+	    (lw->newtask_id >= 0 && tracefs_event_enable(lw->inst, "task", "task_newtask") < 0)) {
 		ret = -(errno ? errno : EIO);
 		goto fail;
 	}
@@ -570,6 +632,8 @@ int lockwatch_add_pid(struct lockwatch *lw, pid_t tid, int is_self)
 	bool new_process = st.tgid == tid && !set_has(&lw->target, tid);
 	if ((ret = follow_process(lw, st.tgid)) < 0)
 		return ret;
+	for (size_t i = 0; i < TID_SLOTS; i++)
+		lw->tids[i].kind = TID_UNKNOWN; /* a listed thread now teaches mms */
 	if (new_process)
 		calibrate_target(lw, tid);
 	return 0;
@@ -624,6 +688,7 @@ void lockwatch_close(struct lockwatch *lw)
 		/* Disable first so that nothing is traced while the instance is
 		 * torn down; rmdir then removes the buffers and the filter. */
 		tracefs_event_disable(lw->inst, "mmap_lock", NULL);
+		tracefs_event_disable(lw->inst, "task", "task_newtask");
 		if (lw->hold_fd >= 0)
 			close(lw->hold_fd);
 		tracefs_instance_destroy(lw->inst);

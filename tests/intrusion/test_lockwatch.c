@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,23 @@ static uint64_t self_acquisitions(struct lockwatch *lw)
 	CHECK_EQ_INT(lockwatch_results(lw, &res), 0);
 	CHECK_EQ_INT(res.target_mms, 1);
 	return res.self.acquisitions;
+}
+
+struct reader_arg {
+	pid_t pid;
+	uint64_t addr;
+	int failed;
+};
+
+static void *reader_thread(void *p)
+{
+	struct reader_arg *a = p;
+	char buf[READ_LEN];
+	for (int i = 0; i < NREADS; i++) {
+		struct iovec l = { buf, READ_LEN }, r = { (void *)(uintptr_t)a->addr, READ_LEN };
+		a->failed += process_vm_readv(a->pid, &l, 1, &r, 1, 0) != READ_LEN;
+	}
+	return NULL;
 }
 
 /* /proc/PID/mem takes the lock once per page (4 per 16 KiB here);
@@ -79,8 +97,38 @@ static int test_reads(void)
 	/* The sleeping child itself takes no lock: nothing on the target side
 	 * but what we caused. */
 	CHECK_EQ_INT(res.target.write_acquisitions, 0);
+
+	/* A thread remprof starts after open is remprof's, not the target's. */
+	struct reader_arg ra = { child, addr, 0 };
+	pthread_t th;
+	CHECK_EQ_INT(pthread_create(&th, NULL, reader_thread, &ra), 0);
+	CHECK_EQ_INT(pthread_join(th, NULL), 0);
+	CHECK_EQ_INT(ra.failed, 0);
+	uint64_t a3 = self_acquisitions(lw);
+	fprintf(stderr, "reader thread: %llu acquisitions for %d calls\n",
+		(unsigned long long)(a3 - a2), NREADS);
+	CHECK(a3 - a2 >= NREADS);
+	CHECK_EQ_INT(res.target.acquisitions, 0);
+
+	/* A second target process, added later. */
+	uint64_t addr2;
+	pid_t child2 = child_sleeper(&addr2);
+	CHECK_EQ_INT(lockwatch_add_pid(lw, child2, 0), 0);
+	CHECK_EQ_INT(lockwatch_poll(lw) >= 0, 1);
+	CHECK_EQ_INT(lockwatch_results(lw, &res), 0);
+	CHECK_EQ_INT(res.target_mms, 2);
+	uint64_t a4 = res.self.acquisitions;
+	for (int i = 0; i < NREADS; i++) {
+		struct iovec l = { buf, READ_LEN }, r = { (void *)(uintptr_t)addr2, READ_LEN };
+		CHECK_EQ_INT(process_vm_readv(child2, &l, 1, &r, 1, 0), READ_LEN);
+	}
+	CHECK(lockwatch_poll(lw) >= 0);
+	CHECK_EQ_INT(lockwatch_results(lw, &res), 0);
+	CHECK(res.self.acquisitions - a4 >= NREADS);
+
 	close(fd);
 	lockwatch_close(lw);
+	child_kill(child2);
 	child_kill(child);
 	return 0;
 }
