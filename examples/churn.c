@@ -1,6 +1,7 @@
-/* churn — threads created and joined continuously, each a short busy loop
- * (~1 ms), 4 at a time: a profiler must follow threads that appear and vanish
- * between two samples without losing track of the process or stopping it.
+/* churn — threads created and joined continuously, 4 at a time, each a short
+ * busy loop (~5-10 ms of CPU: a few samples each at 1 kHz): a profiler must
+ * follow threads that appear and vanish without losing track of the process
+ * or leaving any of them stopped.
  *
  * usage: churn [SECONDS]    (0 or none: until killed); exits 0 when done */
 #include <pthread.h>
@@ -12,7 +13,7 @@
 __attribute__((noinline)) static void *churn_worker(void *arg)
 {
 	unsigned long x = (unsigned long)arg;
-	for (int i = 0; i < 300000; i++) {
+	for (int i = 0; i < 5000000; i++) {
 		x = x * 6364136223846793005UL + 1;
 		KEEP(x);
 	}

@@ -159,6 +159,12 @@ class TestCase(unittest.TestCase):
                                  function, 100 * got, 100 * expected, 100 * tolerance,
                                  describe(stacks)))
 
+    def assertShareAtLeast(self, stacks, function, minimum):
+        got = share(stacks, function)
+        self.assertGreaterEqual(got, minimum,
+                                "%s has %.1f%% of the samples, expected at least %.0f%%\n%s" % (
+                                    function, 100 * got, 100 * minimum, describe(stacks)))
+
     def assertUntracedAndRunning(self, target, cpu_seconds=0.2, within_s=3.0):
         """Every thread of the target has no tracer and is not stopped, and
         the process keeps using CPU: remprof let go of it."""

@@ -16,7 +16,7 @@ class Command(e2e.TestCase):
                             timeout=1.5 + e2e.SLACK_S)
         self.assertEqual(r.returncode, 7, r.stderr)
         stacks = e2e.folded(out)
-        self.assertShare(stacks, "busy_spin", 0.97, 0.03)
+        self.assertShareAtLeast(stacks, "busy_spin", 0.95)
         # 2 threads x ~1.5 s at the default 1 kHz: far more than a handful.
         self.assertGreater(e2e.total(stacks), 500, e2e.describe(stacks))
 
@@ -32,7 +32,7 @@ class Command(e2e.TestCase):
     def test_killed_command(self):
         """A command killed by signal N makes remprof exit 128+N."""
         out = self.path("killed.data")
-        p = subprocess.Popen([e2e.REMPROF, "record", "-o", out, "--", e2e.example("busy"), 1, 0],
+        p = subprocess.Popen([e2e.REMPROF, "record", "-o", out, "--", e2e.example("busy"), "1", "0"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             child = None
@@ -49,7 +49,7 @@ class Command(e2e.TestCase):
                 p.kill()
                 p.wait()
         self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
-        self.assertShare(e2e.folded(out), "busy_spin", 0.97, 0.03)
+        self.assertShareAtLeast(e2e.folded(out), "busy_spin", 0.95)
 
     @staticmethod
     def busy_child(pid):

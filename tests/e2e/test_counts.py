@@ -41,7 +41,7 @@ class Counts(e2e.TestCase):
         self.assertLessEqual(samples, 1.15 * expected,
                              "%d samples for %.2f CPU-seconds at 1 kHz: more than F x CPU time"
                              % (samples, cpu_s))
-        self.assertShare(stacks, "busy_spin", 0.97, 0.03)
+        self.assertShareAtLeast(stacks, "busy_spin", 0.95)
         # Each thread (named busy, busy-1 .. busy-15) got its share: the
         # scheduler is fair over seconds, so none may fall far below 1/16.
         per_thread = {}

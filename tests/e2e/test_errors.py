@@ -1,7 +1,7 @@
 """Bad input gets a clear error: the documented exit code
 (include/remprof/exitcode.h), exactly one line on stderr, and no output file."""
 
-import ctypes
+import contextlib
 import os
 import shutil
 import subprocess
@@ -28,26 +28,35 @@ time.sleep(60)
 
 class Errors(e2e.TestCase):
     def record_fails(self, code, *args):
-        out = self.path("out.data")
+        self.calls = getattr(self, "calls", 0) + 1
+        out = self.path("out%d.data" % self.calls)
         r = e2e.run_remprof(["record", "-o", out] + list(args), timeout=e2e.SLACK_S)
         self.assertOneLineError(r, code, out)
 
     def report_fails(self, code, *args):
-        out = self.path("report.out")
+        self.calls = getattr(self, "calls", 0) + 1
+        out = self.path("report%d.out" % self.calls)
         r = e2e.run_remprof(["report"] + list(args) + ["-o", out], timeout=e2e.SLACK_S)
         self.assertOneLineError(r, code, out)
 
+    @contextlib.contextmanager
     def tracer(self, argv, pid):
-        """Starts another tracer of pid and waits until TracerPid says so."""
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.addCleanup(lambda: (p.kill(), p.wait()))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if e2e.thread_status(pid)[pid][1] == p.pid:
-                return p
-            self.assertIsNone(p.poll(), "%s could not attach" % argv[0])
-            time.sleep(0.05)
-        self.fail("%s did not become the tracer of %d" % (argv[0], pid))
+        """Another tracer of pid, for the duration of the with block. It must
+        be gone before the target is killed: a traced child that dies is
+        reported to its tracer first, and its parent cannot reap it until
+        the tracer lets go."""
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while e2e.thread_status(pid)[pid][1] != p.pid:
+                self.assertIsNone(p.poll(), "%s could not attach" % argv[0])
+                self.assertLess(time.monotonic(), deadline,
+                                "%s did not become the tracer of %d" % (argv[0], pid))
+                time.sleep(0.05)
+            yield p
+        finally:
+            p.kill()
+            p.wait()
 
     def test_no_such_process(self):
         # A pid that just existed and is gone.
@@ -74,29 +83,28 @@ class Errors(e2e.TestCase):
 
     def test_traced_by_ptrace_seize(self):
         with e2e.Target("busy", 2, 0) as t:
-            self.tracer([sys.executable, "-c", SEIZER, str(t.pid)], t.pid)
-            self.record_fails(EXIT_TRACED, "-p", t.pid, "-d", 1)
+            with self.tracer([sys.executable, "-c", SEIZER, str(t.pid)], t.pid):
+                self.record_fails(EXIT_TRACED, "-p", t.pid, "-d", 1)
 
     @unittest.skipUnless(shutil.which("strace"), "strace is not installed")
     def test_traced_by_strace(self):
         with e2e.Target("busy", 2, 0) as t:
-            self.tracer(["strace", "-q", "-o", "/dev/null", "-p", str(t.pid)], t.pid)
-            self.record_fails(EXIT_TRACED, "-p", t.pid, "-d", 1)
+            with self.tracer(["strace", "-q", "-o", "/dev/null", "-p", str(t.pid)], t.pid):
+                self.record_fails(EXIT_TRACED, "-p", t.pid, "-d", 1)
 
     def test_traced_thread_not_leader(self):
         """Only one thread is traced by someone else: still EXIT_TRACED, and
         remprof lets go of the threads it had already seized."""
         with e2e.Target("busy", 4, 0) as t:
             tid = max(e2e.thread_status(t.pid))
-            p = subprocess.Popen([sys.executable, "-c", SEIZER, str(tid)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            self.addCleanup(lambda: (p.kill(), p.wait()))
-            self.assertEqual(p.stdout.readline().strip(), "seized")
-            self.record_fails(EXIT_TRACED, "-p", t.pid, "-d", 1)
-            for other, (state, tracer) in e2e.thread_status(t.pid).items():
-                if other != tid:
-                    self.assertEqual(tracer, 0, "thread %d left traced by %d" % (other, tracer))
-                    self.assertNotIn(state, "tT")
+            with self.tracer([sys.executable, "-c", SEIZER, str(tid)], tid):
+                self.record_fails(EXIT_TRACED, "-p", t.pid, "-d", 1)
+                for other, (state, tracer) in e2e.thread_status(t.pid).items():
+                    if other != tid:
+                        self.assertEqual(tracer, 0,
+                                         "thread %d left traced by %d" % (other, tracer))
+                        self.assertNotIn(state, "tT")
+            self.assertUntracedAndRunning(t)
 
     def test_unknown_flag(self):
         with e2e.Target("split", 0) as t:
@@ -114,10 +122,13 @@ class Errors(e2e.TestCase):
 
     def test_bad_values(self):
         with e2e.Target("split", 0) as t:
+            # -d 1 after the bad value: were it accepted, remprof would
+            # record for a second and succeed, and the test would say so.
             for args in (["-d", "0"], ["-d", "x"], ["--reader", "nope"],
-                         ["--stack-size", "lots"], ["-p", "12x"], ["-p", ""]):
+                         ["--stack-size", "lots"], ["--stack-size", "1"], ["-p", "12x"],
+                         ["-p", ""], ["-p", "-1"]):
                 with self.subTest(args=args):
-                    self.record_fails(EXIT_USAGE, "-p", t.pid, *args)
+                    self.record_fails(EXIT_USAGE, "-p", t.pid, *args, "-d", 1)
         self.record_fails(EXIT_USAGE)                       # neither -p nor a command
         self.record_fails(EXIT_USAGE, "-p", os.getpid(), "--", "true")   # both
 

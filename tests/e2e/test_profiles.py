@@ -56,7 +56,7 @@ class Profiles(e2e.TestCase):
         stacks = e2e.folded(out)
         # The program sleeps until it has loaded the library: nearly all of
         # its CPU time, and so of the samples, is in hot_in_lib.
-        self.assertShare(stacks, "hot_in_lib", 0.97, 0.07)
+        self.assertShareAtLeast(stacks, "hot_in_lib", 0.90)
 
 
 if __name__ == "__main__":

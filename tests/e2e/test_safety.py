@@ -36,7 +36,8 @@ class Safety(e2e.TestCase):
         with e2e.Target("busy", 4, 0) as t:
             p = self.start_record(t.pid, out)
             time.sleep(1.5)
-            self.assertIsNone(p.poll(), "remprof ended early: %s" % p.stderr.read())
+            if p.poll() is not None:
+                self.fail("remprof ended early: %s" % p.stderr.read())
             p.send_signal(sig)
             code, err = self.wait(p)
             self.assertUntracedAndRunning(t)
@@ -72,7 +73,7 @@ class Safety(e2e.TestCase):
             code, err = self.wait(p)
             self.assertEqual(t.proc.wait(timeout=5), 0)
         self.assertEqual(code, 0, err)
-        self.assertShare(e2e.folded(out), "busy_spin", 0.97, 0.03)
+        self.assertShareAtLeast(e2e.folded(out), "busy_spin", 0.95)
 
     def test_thread_churn(self):
         out = self.path("churn.data")
@@ -81,7 +82,7 @@ class Safety(e2e.TestCase):
             self.assertUntracedAndRunning(t, cpu_seconds=0.1)
             # ... and it runs to completion, unharmed.
             self.assertEqual(t.proc.wait(timeout=10), 0, "churn failed")
-        self.assertShare(e2e.folded(out), "churn_worker", 0.95, 0.05)
+        self.assertShareAtLeast(e2e.folded(out), "churn_worker", 0.80)
 
 
 if __name__ == "__main__":
