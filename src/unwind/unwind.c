@@ -10,6 +10,7 @@
 #include <time.h>
 #include <libunwind.h>
 #include <gelf.h>
+#include <elfutils/libdw.h>
 
 /* Exported by libunwind but not declared in its public headers; perf's
  * unwind-libunwind-local.c declares it the same way. */
@@ -42,14 +43,30 @@ struct unwind_ctx {
 	struct unwinder *u;
 	const struct snapshot *s;
 	uint64_t stack_vma_start, stack_vma_end; /* 0, 0 when unknown */
+	const struct module_tables *synth;      /* being searched, for access_mem */
 	int flags;
 	int refreshed;
 };
+
+/* One row of a binary-search table, as in .eh_frame_hdr and as libunwind's
+ * remote lookup reads it: both relative to the table's segbase. */
+struct table_entry {
+	int32_t start_ip_offset;
+	int32_t fde_offset;
+};
+
+/* A table we build ourselves (for .eh_frame without .eh_frame_hdr) lives in
+ * our memory, but REMOTE_TABLE wants an address in the accessors' address
+ * space. We give it one the target can never map: on x86_64 addresses from
+ * here up to the kernel half are non-canonical. access_mem serves it. */
+#define SYNTH_TABLE_ADDR 0x4000000000000000ull
 
 /* What the unwinder keeps per module (module->unwind_data). */
 struct module_tables {
 	int status;             /* 0: di is usable; -UNW_ENOINFO: no table we can use */
 	unw_dyn_info_t di;
+	struct table_entry *synth;   /* our own table, or NULL (.eh_frame_hdr's is used) */
+	size_t nsynth;
 };
 
 static uint64_t now_ns(void)
@@ -109,6 +126,184 @@ static int tables_from_eh_frame_hdr(const struct module *mod, struct module_tabl
 	return 0;
 }
 
+/* ---- .eh_frame without .eh_frame_hdr ---- */
+
+/* Bytes of a DW_EH_PE_* value format, 0 if we do not know it. */
+static size_t encoded_size(uint8_t enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: return 8;             /* absptr */
+	case 0x02: case 0x0a: return 2;  /* udata2, sdata2 */
+	case 0x03: case 0x0b: return 4;  /* udata4, sdata4 */
+	case 0x04: case 0x0c: return 8;  /* udata8, sdata8 */
+	default: return 0;
+	}
+}
+
+/* An FDE's initial_location: only the encodings compilers emit for .eh_frame
+ * (absolute or pc-relative fixed-size values). 0 if it is another one. */
+static int decode_pointer(uint8_t enc, const uint8_t *p, uint64_t field_addr, uint64_t *out)
+{
+	size_t n = encoded_size(enc);
+	int64_t v;
+
+	if (n == 0 || ((enc & 0x70) != 0 && (enc & 0x70) != DW_EH_PE_pcrel) || (enc & 0x80))
+		return 0;
+	if (n == 2) {
+		int16_t x; uint16_t ux;
+		memcpy(&x, p, 2); memcpy(&ux, p, 2);
+		v = (enc & 0x08) ? x : ux;
+	} else if (n == 4) {
+		int32_t x; uint32_t ux;
+		memcpy(&x, p, 4); memcpy(&ux, p, 4);
+		v = (enc & 0x08) ? x : (int64_t)ux;
+	} else {
+		memcpy(&v, p, 8);
+	}
+	*out = (uint64_t)v + ((enc & 0x70) == DW_EH_PE_pcrel ? field_addr : 0);
+	return 1;
+}
+
+/* The FDE pointer encoding of a CIE: the 'R' entry of its "z..." augmentation. */
+static int cie_fde_encoding(const Dwarf_CIE *cie, uint8_t *enc)
+{
+	const char *a = cie->augmentation;
+	const uint8_t *d = cie->augmentation_data;
+	size_t pos = 0;
+
+	*enc = DW_EH_PE_absptr;
+	if (a[0] != 'z')
+		return a[0] == '\0' ? 0 : -1;
+	for (a++; *a; a++) {
+		if (*a == 'R') {
+			if (pos >= cie->augmentation_data_size)
+				return -1;
+			*enc = d[pos];
+			return 0;
+		} else if (*a == 'P') {
+			size_t n = pos < cie->augmentation_data_size ? encoded_size(d[pos]) : 0;
+			if (n == 0)
+				return -1;
+			pos += 1 + n;
+		} else if (*a == 'L') {
+			pos++;
+		} else if (*a != 'S' && *a != 'B') {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static Elf_Scn *section_named(Elf *elf, const char *name, GElf_Shdr *sh)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *n;
+		if (!gelf_getshdr(scn, sh))
+			continue;
+		n = elf_strptr(elf, shstrndx, sh->sh_name);
+		if (n && strcmp(n, name) == 0)
+			return scn;
+	}
+	return NULL;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct table_entry *x = a, *y = b;
+	return (x->start_ip_offset > y->start_ip_offset) - (x->start_ip_offset < y->start_ip_offset);
+}
+
+struct cie_enc { Dwarf_Off off; int ok; uint8_t enc; };
+
+static int push_entry(struct module_tables *t, size_t *cap, int64_t start, int64_t fde)
+{
+	if (start < 0 || start > INT32_MAX || fde < 0 || fde > INT32_MAX)
+		return 0;       /* outside the module: not ours to index */
+	if (t->nsynth == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 256;
+		struct table_entry *nv = realloc(t->synth, ncap * sizeof(*nv));
+		if (!nv)
+			return -UNW_ENOMEM;
+		t->synth = nv;
+		*cap = ncap;
+	}
+	t->synth[t->nsynth++] = (struct table_entry){ (int32_t)start, (int32_t)fde };
+	return 0;
+}
+
+/* Index every FDE of .eh_frame (entries enumerated by libdw's
+ * dwarf_next_cfi) into a sorted table relative to the module's start. */
+static int index_eh_frame(const struct module *mod, Elf_Scn *scn, const GElf_Shdr *sh,
+			  struct module_tables *t)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	const unsigned char *ident = (const unsigned char *)elf_getident(mod->elf, NULL);
+	uint64_t sec = sh->sh_addr + mod->bias;
+	struct cie_enc cies[64];
+	size_t ncies = 0, cap = 0;
+	Dwarf_Off off = 0, next;
+	Dwarf_CFI_Entry e;
+
+	if (!data || !ident)
+		return -UNW_ENOINFO;
+	while (dwarf_next_cfi(ident, data, 1, off, &next, &e) == 0) {
+		if (dwarf_cfi_cie_p(&e)) {
+			if (ncies < 64) {
+				cies[ncies].off = off;
+				cies[ncies].ok = cie_fde_encoding(&e.cie, &cies[ncies].enc) == 0;
+				ncies++;
+			}
+		} else {
+			size_t i;
+			uint64_t start;
+			const uint8_t *field = e.fde.start;
+			for (i = 0; i < ncies && cies[i].off != e.fde.CIE_pointer; i++)
+				;
+			if (i < ncies && cies[i].ok &&
+			    decode_pointer(cies[i].enc, field, sec + (uint64_t)(field -
+					   (const uint8_t *)data->d_buf), &start) &&
+			    push_entry(t, &cap, (int64_t)(start - mod->start),
+				       (int64_t)(sec + off - mod->start)) != 0)
+				return -UNW_ENOMEM;
+		}
+		off = next;
+	}
+	if (t->nsynth == 0)
+		return -UNW_ENOINFO;
+	qsort(t->synth, t->nsynth, sizeof(*t->synth), cmp_entry);
+	memset(&t->di, 0, sizeof(t->di));
+	t->di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	t->di.start_ip = mod->start;
+	t->di.end_ip = mod->end;
+	t->di.u.rti.segbase = mod->start;
+	t->di.u.rti.table_data = SYNTH_TABLE_ADDR;
+	t->di.u.rti.table_len = t->nsynth * sizeof(*t->synth) / sizeof(unw_word_t);
+	return 0;
+}
+
+static int tables_from_eh_frame(const struct module *mod, struct module_tables *t)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = section_named(mod->elf, ".eh_frame", &sh);
+
+	if (!scn || sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC))
+		return -UNW_ENOINFO;
+	return index_eh_frame(mod, scn, &sh, t);
+}
+
+static void module_tables_free(void *p)
+{
+	struct module_tables *t = p;
+
+	free(t->synth);
+	free(t);
+}
+
 static struct module_tables *module_tables(struct module *mod)
 {
 	struct module_tables *t = mod->unwind_data;
@@ -119,8 +314,10 @@ static struct module_tables *module_tables(struct module *mod)
 	if (!t)
 		return NULL;
 	t->status = tables_from_eh_frame_hdr(mod, t);
+	if (t->status != 0)
+		t->status = tables_from_eh_frame(mod, t);
 	mod->unwind_data = t;
-	mod->unwind_data_free = free;
+	mod->unwind_data_free = module_tables_free;
 	return t;
 }
 
@@ -163,7 +360,10 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 		return -UNW_ENOMEM;
 	if (t->status != 0)
 		return t->status;
-	return dwarf_search_unwind_table(as, ip, &t->di, pi, need_unwind_info, arg);
+	c->synth = t->synth ? t : NULL;
+	int ret = dwarf_search_unwind_table(as, ip, &t->di, pi, need_unwind_info, arg);
+	c->synth = NULL;
+	return ret;
 }
 
 /* Nothing to release: libunwind frees what dwarf_search_unwind_table gave it. */
@@ -197,13 +397,27 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp
 	(void)as;
 	if (write)
 		return -UNW_EREADONLYREG;
+	if (c->synth && addr >= SYNTH_TABLE_ADDR &&
+	    addr - SYNTH_TABLE_ADDR + sizeof(*valp) <= c->synth->nsynth * sizeof(*c->synth->synth)) {
+		memcpy(valp, (const uint8_t *)c->synth->synth + (addr - SYNTH_TABLE_ADDR),
+		       sizeof(*valp));
+		return 0;
+	}
 	if (addr >= s->stack_addr && addr - s->stack_addr + sizeof(*valp) <= s->stack_len) {
 		memcpy(valp, s->stack + (addr - s->stack_addr), sizeof(*valp));
 		return 0;
 	}
 	mod = maps_find_module(c->u->maps, addr);
-	if (mod && maps_read_image(mod, addr, valp, sizeof(*valp)) == (ssize_t)sizeof(*valp))
-		return 0;
+	if (mod) {
+		/* libunwind reads aligned words; the one holding a segment's last
+		 * bytes may reach past it, and those bytes are never used. */
+		ssize_t n = maps_read_image(mod, addr, valp, sizeof(*valp));
+		if (n > 0) {
+			if ((size_t)n < sizeof(*valp))
+				memset((uint8_t *)valp + n, 0, sizeof(*valp) - (size_t)n);
+			return 0;
+		}
+	}
 	/* The thread runs again by now: the live stack beyond our copy holds
 	 * other frames than the ones we are unwinding, so never read it. */
 	if (in_stack_vma(c, addr))

@@ -1,7 +1,7 @@
 /* test_unwind.c — unwind real snapshots of real children (built -O2
  * -fomit-frame-pointer, so only CFI works) and check the chains by naming
  * each PC through the module's ELF symbol table.
- *   test_unwind CHILD LIBMAPSDL
+ *   test_unwind CHILD LIBMAPSDL CHILD_WITHOUT_EH_FRAME_HDR
  * The snapshots are taken here the way the sampler takes them (seize,
  * interrupt, regs, 64 KiB from rsp, continue): the sampler is another module. */
 #include <dirent.h>
@@ -21,7 +21,7 @@
 #define STACK_COPY (64 * 1024)
 #define MAXF 512
 
-static const char *child_path, *lib_path;
+static const char *child_path, *lib_path, *nohdr_path;
 
 static uint64_t now_ns(void)
 {
@@ -189,9 +189,25 @@ static pid_t other_thread(pid_t pid)
 
 /* ---- tests ---- */
 
-static void test_chain(void)
+/* Whether the executable has a PT_GNU_EH_FRAME (.eh_frame_hdr). */
+static int has_eh_frame_hdr(struct target *t)
 {
-	char *argv[] = { (char *)child_path, "chain", NULL };
+	struct module *mod = maps_find_module(t->m, t->s.regs.rip);
+	size_t nph;
+
+	CHECK(mod && elf_getphdrnum(mod->elf, &nph) == 0);
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(mod->elf, (int)i, &ph) && ph.p_type == PT_GNU_EH_FRAME)
+			return 1;
+	}
+	return 0;
+}
+
+/* path: the normal child, or one linked --no-eh-frame-hdr (bare .eh_frame). */
+static void test_chain(const char *path)
+{
+	char *argv[] = { (char *)path, "chain", NULL };
 	struct target t;
 	const char *want[] = { "chain_c", "chain_b", "chain_a", "main" };
 
@@ -211,7 +227,8 @@ static void test_chain(void)
 		CHECK(!(t.flags & UNWIND_TRUNCATED));
 		CHECK(!(t.flags & UNWIND_LIVE_READ));        /* stack + file images suffice */
 	}
-	target_stop(&t, "chain");
+	CHECK_EQ_INT(has_eh_frame_hdr(&t), path != nohdr_path);
+	target_stop(&t, path == nohdr_path ? "no-hdr" : "chain");
 }
 
 /* hot_leaf, then depth x recurse, then `outer`: the whole recursion. */
@@ -344,11 +361,13 @@ static void test_dlopen_after_open(void)
 
 int main(int argc, char **argv)
 {
-	CHECK(argc == 3);
+	CHECK(argc == 4);
 	child_path = argv[1];
 	lib_path = argv[2];
+	nohdr_path = argv[3];
 	CHECK(elf_version(EV_CURRENT) != EV_NONE);
-	test_chain();
+	test_chain(child_path);
+	test_chain(nohdr_path);
 	test_recursion(0);
 	test_recursion(1);
 	test_in_libc();
