@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """remprof doctor through its command function: exit codes and the plain-words
-answer, against a real child process. usage: test_doctor_cli.py DRIVER"""
+answer, against a real child process.
+usage: test_doctor_cli.py DRIVER            (tests/intrusion/doctor_driver)
+       test_doctor_cli.py REMPROF doctor    (the real binary)"""
 import os
 import subprocess
 import sys
 import time
 
-driver = sys.argv[1]
+driver = sys.argv[1:]
 expect_fast = os.environ.get("REMPROF_EXPECT_FASTPATH") == "1"
 
 
 def run(*args):
-    p = subprocess.run([driver, *args], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([*driver, *args], capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
 
 
