@@ -170,14 +170,17 @@ static void strip_deleted(char *path, int *deleted)
 /* map_files names the very file that is mapped, even if it was deleted or
  * replaced on disk since; it needs ptrace-read access (we are the tracer or
  * root). /proc/PID/root/PATH resolves PATH in the target's mount namespace
- * (containers); the bare PATH is the last resort. */
+ * (containers); the bare PATH is the last resort. Those two are only taken
+ * if they are still the mapped inode: a replaced library (a package upgrade)
+ * would give the wrong unwind tables and symbols, silently. */
 static int open_module_file(pid_t pid, const struct mapping *first, const char *path,
 			    char **opened)
 {
 	char buf[4200];
-	int fd = -1;
+	int fd = -1, err = -ENOENT;
 
 	for (int i = 0; i < 3 && fd < 0; i++) {
+		struct stat st;
 		if (i == 0)
 			snprintf(buf, sizeof(buf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
 				 (int)pid, first->start, first->end);
@@ -186,9 +189,18 @@ static int open_module_file(pid_t pid, const struct mapping *first, const char *
 		else
 			snprintf(buf, sizeof(buf), "%s", path);
 		fd = open(buf, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		if (i > 0 && (fstat(fd, &st) != 0 || st.st_ino != first->inode)) {
+			close(fd);
+			fd = -1;
+			err = -ESTALE;
+		}
 	}
 	if (fd < 0)
-		return -errno;
+		return err;
 	*opened = strdup(buf);
 	if (!*opened) {
 		close(fd);

@@ -323,13 +323,16 @@ static struct module_tables *module_tables(struct module *mod)
 
 /* ---- module lookup, with one refresh for code mapped after attach ---- */
 
+/* Re-reading the maps only helps for an address in no known mapping (a
+ * library dlopen()ed since): an IP in a known anonymous mapping (JIT code)
+ * or a file we could not open would stay unknown. */
 static struct module *find_module(struct unwind_ctx *c, uint64_t ip)
 {
 	struct unwinder *u = c->u;
 	struct module *mod = maps_find_module(u->maps, ip);
-	uint64_t now;
+	uint64_t now, vs, ve;
 
-	if (mod || c->refreshed)
+	if (mod || c->refreshed || maps_find_mapping(u->maps, ip, &vs, &ve) == 0)
 		return mod;
 	c->refreshed = 1;
 	now = now_ns();
