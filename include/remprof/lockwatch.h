@@ -60,7 +60,8 @@ struct lockwatch_results {
 /* Start watching. pids: the target processes (all their threads are
  * followed). self_tids: remprof's threads that touch the target (the calling
  * thread is always included). 0 or -errno: -ENOENT no tracefs or no mmap_lock tracepoints,
- * -EACCES/-EPERM not allowed to trace, -EBUSY this process already has one. */
+ * -EACCES/-EPERM not allowed to trace, -ESRCH a pid does not exist, -EBUSY
+ * this process already has one open. */
 int lockwatch_open(struct lockwatch **out, const pid_t *pids, size_t npids,
 		   const pid_t *self_tids, size_t nself);
 /* Follow one more thread: a target thread (or a new target process) if

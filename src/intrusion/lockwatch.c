@@ -285,7 +285,7 @@ static int follow_process(struct lockwatch *lw, pid_t pid)
 		pid_t *tids = NULL;
 		int n = proc_list_threads(pid, &tids);
 		if (n < 0)
-			return n;
+			return n == -ENOENT ? -ESRCH : n; /* ENOENT means "no tracefs" here */
 		for (int i = 0; i < n; i++) {
 			int added = set_add(&lw->target, tids[i]);
 			int ret = added > 0 ? follow_tids(lw, &tids[i], 1) : added;

@@ -257,9 +257,15 @@ static int test_cleanup(void)
 
 	struct lockwatch *lw = open_or_skip(child);
 	CHECK(instance_exists(getpid()));
+	struct lockwatch *second;
+	CHECK_EQ_INT(lockwatch_open(&second, &child, 1, NULL, 0), -EBUSY);
+	CHECK(instance_exists(getpid())); /* the failed open left ours alone */
 	lockwatch_close(lw);
 	CHECK(!instance_exists(getpid()));
 	check_nothing_left();
+	pid_t gone = 0x3ffffff0;
+	CHECK_EQ_INT(lockwatch_open(&lw, &gone, 1, NULL, 0), -ESRCH);
+	CHECK(!instance_exists(getpid()));
 
 	int status;
 	pid_t w = spawn_watcher(child);
