@@ -24,7 +24,11 @@
 #define INSTANCE_PREFIX "remprof-"
 #define MAX_MMS 64          /* distinct mms tracked; the target's and a few more */
 #define TID_SLOTS 4096      /* per-thread pending state, open addressing */
-#define BUFFER_KB "2048"    /* per CPU: ~50k events, > 100 ms of a busy mmap loop */
+/* Ring buffer per CPU: 4 MiB (~100k events, 300 ms of a busy mmap loop) on
+ * small machines, less on big ones so that all CPUs together stay <= 64 MiB. */
+#define BUFFER_KB_MAX 4096
+#define BUFFER_KB_MIN 256
+#define BUFFER_KB_TOTAL 65536
 
 enum ev { EV_START, EV_ACQUIRE, EV_RELEASE, EV_N };
 static const char *const ev_names[EV_N] = {
@@ -570,9 +574,13 @@ static int setup_instance(struct lockwatch *lw)
 	lw->hold_fd = tracefs_instance_file_open(lw->inst, "tracing_on", O_RDONLY);
 	if (lw->hold_fd < 0)
 		return -(errno ? errno : EIO);
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF), kb = BUFFER_KB_TOTAL / (ncpu > 0 ? ncpu : 1);
+	char buffer_kb[16];
+	snprintf(buffer_kb, sizeof(buffer_kb), "%ld",
+		 kb > BUFFER_KB_MAX ? BUFFER_KB_MAX : kb < BUFFER_KB_MIN ? BUFFER_KB_MIN : kb);
 	int ret;
 	if ((ret = write_file(lw, "trace_clock", "mono")) < 0 ||
-	    (ret = write_file(lw, "buffer_size_kb", BUFFER_KB)) < 0)
+	    (ret = write_file(lw, "buffer_size_kb", buffer_kb)) < 0)
 		return ret;
 	if (tracefs_option_enable(lw->inst, TRACEFS_OPTION_EVENT_FORK) < 0)
 		return -(errno ? errno : EIO);
