@@ -564,10 +564,13 @@ static int walk(unw_cursor_t *cur, uint64_t *pcs, int max, int *flags)
 			break;
 		}
 		/* A return address points after the call; -1 puts it inside the
-		 * call instruction (and inside the caller's function). Frame 0 and
-		 * the frame a signal interrupted hold the exact IP. */
-		pcs[n++] = exact ? ip : ip - 1;
-		exact = unw_is_signal_frame(cur) > 0;
+		 * call instruction (and inside the caller's function). Frame 0, the
+		 * frame a signal interrupted, and the signal trampoline itself (the
+		 * kernel "returns" to its first byte, there was no call) hold the
+		 * exact IP. */
+		int sigframe = unw_is_signal_frame(cur) > 0;
+		pcs[n++] = exact || sigframe ? ip : ip - 1;
+		exact = sigframe;
 		prev_ip = ip;
 		prev_sp = sp;
 		int ret = unw_step(cur);

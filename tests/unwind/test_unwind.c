@@ -359,6 +359,38 @@ static void test_dlopen_after_open(void)
 	target_stop(&t, "dlopen");
 }
 
+/* Through the kernel's signal frame: handler -> trampoline -> interrupted code. */
+static void test_signal_frame(void)
+{
+	char *argv[] = { (char *)child_path, "signal", NULL };
+	struct target t;
+	char line[64];
+
+	target_start(&t, argv, "armed");
+	for (int k = 0; k < 500; k++) {
+		struct pollfd p = { .fd = t.from, .events = POLLIN };
+		CHECK(kill(t.pid, SIGUSR1) == 0);
+		if (poll(&p, 1, 20) == 1)
+			break;
+	}
+	child_read_line(t.from, line, sizeof(line));
+	CHECK_EQ_STR(line, "ready");
+	seize(t.pid);
+	usleep(10000);
+	for (int k = 0; k < 20; k++) {
+		sample(&t, t.pid);
+		if (t.n < 4 || strcmp(t.names[2], "sig_loop") != 0)
+			print_chain(&t);
+		CHECK(t.n >= 4);
+		CHECK_EQ_STR(t.names[0], "sig_handler");
+		CHECK(strstr(t.mods[1], "libc.so") != NULL);   /* __restore_rt */
+		CHECK_EQ_STR(t.names[2], "sig_loop");
+		CHECK_EQ_STR(t.names[3], "main");
+		CHECK(!(t.flags & UNWIND_TRUNCATED));
+	}
+	target_stop(&t, "signal");
+}
+
 int main(int argc, char **argv)
 {
 	CHECK(argc == 4);
@@ -373,6 +405,7 @@ int main(int argc, char **argv)
 	test_in_libc();
 	test_in_vdso();
 	test_dlopen_after_open();
+	test_signal_frame();
 	printf("unwind: all passed\n");
 	return 0;
 }

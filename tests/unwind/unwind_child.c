@@ -7,14 +7,18 @@
  *   memset           main -> fill_loop -> memset (libc) of a big buffer, forever
  *   vdso             main -> clock_loop -> clock_gettime (vDSO), forever
  *   dlopen LIB       main -> (dlopen LIB after a line on stdin) -> mapsdl_spin
+ *   signal           main -> sig_loop, interrupted by SIGUSR1 (sent by the test):
+ *                    sig_handler (spins) -> signal trampoline -> sig_loop -> main
  * The asm statements after each call keep gcc from turning calls into jumps
  * (tail calls would legitimately drop frames from the chain). */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
 
@@ -103,6 +107,30 @@ __attribute__((noinline)) void clock_loop(void)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 }
 
+static volatile int in_sig_loop;
+
+/* Only a signal that interrupts the loop itself counts (the test resends). */
+static void sig_handler(int sig)
+{
+	(void)sig;
+	if (!in_sig_loop || write(1, "ready\n", 6) != 6)
+		return;
+	for (volatile unsigned long i = 0; !stop; i++)
+		;
+}
+
+__attribute__((noinline)) void sig_loop(void)
+{
+	struct sigaction sa = { .sa_handler = sig_handler };
+
+	sigaction(SIGUSR1, &sa, NULL);
+	printf("armed\n");
+	fflush(stdout);
+	in_sig_loop = 1;
+	for (volatile unsigned long i = 0; !stop; i++)
+		;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "chain") == 0) {
@@ -131,6 +159,8 @@ int main(int argc, char **argv)
 			return 3;
 		say_ready();
 		spin();
+	} else if (argc >= 2 && strcmp(argv[1], "signal") == 0) {
+		sig_loop();
 	} else {
 		return 1;
 	}
