@@ -301,20 +301,38 @@ static void snap_free_all(struct sampler *s)
 	free(s->exits);
 }
 
-/* Pending snapshots and exit events to the consumer, in order. */
-static void deliver_all(struct sampler *s)
+/* Pending snapshots, then exit events, to the consumer, in order. With
+ * `yield`, delivery stops after a snapshot as soon as anything is ready in
+ * the epoll set (a trigger, a stop): the consumer unwinds at its own pace,
+ * but a due thread is not kept waiting behind it (the trigger would be
+ * coalesced, a stop delayed). Level-triggered epoll keeps the event. */
+static void deliver(struct sampler *s, int yield)
 {
-	for (size_t i = 0; i < s->npending; i++) {
-		struct snapshot *sn = s->pending[i];
+	size_t i = 0;
+	while (i < s->npending) {
+		struct snapshot *sn = s->pending[i++];
 		if (s->ev->sample)
 			s->ev->sample(s->ev->ctx, sn);
 		snap_put(s, sn);
+		struct epoll_event e;
+		if (yield && i < s->npending && epoll_wait(s->epfd, &e, 1, 0) > 0)
+			break;
 	}
-	s->npending = 0;
-	for (size_t i = 0; i < s->nexits; i++)
+	s->npending -= i;
+	memmove(s->pending, s->pending + i, s->npending * sizeof(*s->pending));
+	if (s->npending) {
+		s->oldest_snap = s->pending[0]->time_ns;
+		return;
+	}
+	for (size_t k = 0; k < s->nexits; k++)
 		if (s->ev->thread_exit)
-			s->ev->thread_exit(s->ev->ctx, s->exits[i].pid, s->exits[i].tid);
+			s->ev->thread_exit(s->ev->ctx, s->exits[k].pid, s->exits[k].tid);
 	s->nexits = 0;
+}
+
+static void deliver_all(struct sampler *s)
+{
+	deliver(s, 0);
 }
 
 static void queue_exit(struct sampler *s, pid_t pid, pid_t tid)
@@ -1021,7 +1039,9 @@ static void teardown(struct sampler *s)
  *   collapses (27% of F with 16 spinners on 2 CPUs, against 95% as RT).
  *   Moving between CPUs would cost a migration per batch.
  *
- * Decided again at every status tick from the triggers of the last one. */
+ * Decided again at every status tick from the triggers of the last one and
+ * the machine's run queue (other busy processes crowd the target's CPU as
+ * much as its own threads do). */
 static void set_realtime(struct sampler *s, int on)
 {
 	if (on == s->rt_on || s->old_policy < 0)
@@ -1041,14 +1061,29 @@ static void set_placement(struct sampler *s, int on)
 	}
 }
 
+/* Runnable tasks on the whole machine now, other than us (the 4th field of
+ * /proc/loadavg, "running/total"); 0 if unknown. */
+static size_t others_running(void)
+{
+	FILE *f = fopen("/proc/loadavg", "re");
+	unsigned long running = 0;
+	if (f) {
+		if (fscanf(f, "%*s %*s %*s %lu/", &running) != 1)
+			running = 0;
+		fclose(f);
+	}
+	return running > 0 ? running - 1 : 0;
+}
+
 static void adapt(struct sampler *s)
 {
-	size_t busy = 0;
+	size_t busy = 0, ncpu = (size_t)CPU_COUNT(&s->allowed);
 	for (size_t i = 0; i < s->nthr; i++) {
 		busy += s->thr[i]->window_triggers > 0;
 		s->thr[i]->window_triggers = 0;
 	}
-	int over = s->cfg->idle || busy > (size_t)CPU_COUNT(&s->allowed);
+	/* Other busy processes crowd the target's CPU just as well. */
+	int over = s->cfg->idle || busy > ncpu || others_running() > ncpu;
 	set_realtime(s, over && !s->cfg->no_realtime);
 	set_placement(s, !over && !s->cfg->no_placement);
 }
@@ -1062,7 +1097,8 @@ static void strategy_init(struct sampler *s)
 	/* Already RT (the user chose so): leave the policy alone. */
 	if (s->old_policy < 0 || s->old_policy == SCHED_FIFO || s->old_policy == SCHED_RR)
 		s->old_policy = -1;
-	int over = s->cfg->idle || s->running_at_start > (size_t)CPU_COUNT(&s->allowed);
+	size_t ncpu = (size_t)CPU_COUNT(&s->allowed);
+	int over = s->cfg->idle || s->running_at_start > ncpu || others_running() > ncpu;
 	set_realtime(s, over && !s->cfg->no_realtime);
 	set_placement(s, !over && !s->cfg->no_placement);
 }
@@ -1173,7 +1209,7 @@ static void run_loop(struct sampler *s)
 		interrupt_due(s);
 		if ((s->npending || s->nexits) &&
 		    (s->outstanding == 0 || now_ns() - s->oldest_snap >= FLUSH_NS))
-			deliver_all(s);
+			deliver(s, 1);
 		if (s->nthr == 0)
 			end_run(s, SAMPLER_END_EXITED);
 	}
