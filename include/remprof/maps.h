@@ -42,7 +42,9 @@ int maps_find_mapping(const struct maps *m, uint64_t addr, uint64_t *start, uint
 size_t maps_module_count(const struct maps *m);
 struct module *maps_module_at(struct maps *m, size_t i);
 /* Copy len bytes at runtime address addr from the module's file image
- * (translating through its program headers); bytes copied, or -EFAULT. */
+ * (translating through its program headers); bytes copied (short at the end
+ * of a segment), or -EFAULT. Only read-only PT_LOAD segments are served: a
+ * writable one (.data, GOT, RELRO) holds run-time values the file lacks. */
 ssize_t maps_read_image(const struct module *mod, uint64_t addr, void *buf, size_t len);
 /* How many times /proc/PID/maps was parsed (tests check the caching). */
 unsigned maps_generation(const struct maps *m);

@@ -1,6 +1,13 @@
 /* unwind.h — from a snapshot (registers + copied stack) to a call chain, with
  * libunwind's remote API over accessors that serve the copied stack first, the
- * module file images next, and the live target (through the reader) last. */
+ * module file images next, and the live target (through the reader) last.
+ * The live stack beyond the copy is never read (the thread has moved on).
+ *
+ * Unwind tables: .eh_frame through .eh_frame_hdr, or a bare .eh_frame (we
+ * index its FDEs ourselves). Not .debug_frame: libunwind 1.6 only takes it
+ * through private structures (see docs). Procedure info is cached across
+ * samples; a PC in no known mapping re-reads the maps (dlopen) at most once
+ * per sample and 20 times a second. */
 #ifndef REMPROF_UNWIND_H
 #define REMPROF_UNWIND_H
 
