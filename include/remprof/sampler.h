@@ -67,7 +67,9 @@ struct sampler_result {
 	int signal;            /* for SAMPLER_END_SIGNAL */
 	int error;             /* -errno for SAMPLER_END_ERROR */
 	char error_msg[256];   /* one line, for SAMPLER_END_ERROR */
-	int child_status;      /* wait status of a spawned child, once reaped */
+	/* Wait status of pids[0]'s leader once its exit was reported to us
+	 * (a spawned child, or any child of ours, is then reaped). */
+	int child_status;
 	int child_reaped;
 	double elapsed_s;
 };

@@ -695,7 +695,7 @@ static void on_thread_exit(struct sampler *s, struct thr *t, int status)
 	struct proc *p = t->p;
 	pid_t tid = t->tid;
 	remove_thr(s, t);
-	if (tid == p->pid && s->cfg->spawned) {
+	if (tid == p->pid && p == &s->procs[0]) {
 		s->res->child_status = status;
 		s->res->child_reaped = 1;
 	}
