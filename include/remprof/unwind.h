@@ -5,7 +5,7 @@
  *
  * Unwind tables: .eh_frame through .eh_frame_hdr, or a bare .eh_frame (we
  * index its FDEs ourselves). Not .debug_frame: libunwind 1.6 only takes it
- * through private structures (see docs). Procedure info is cached across
+ * through private structures (see unwind.c). Procedure info is cached across
  * samples; a PC in no known mapping re-reads the maps (dlopen) at most once
  * per sample and 20 times a second. */
 #ifndef REMPROF_UNWIND_H

@@ -128,6 +128,15 @@ static int tables_from_eh_frame_hdr(const struct module *mod, struct module_tabl
 
 /* ---- .eh_frame without .eh_frame_hdr ---- */
 
+/* Why not .debug_frame: libunwind 1.6.2 searches it only as
+ * UNW_INFO_FORMAT_TABLE, whose table_data must point to its private
+ * struct unw_debug_frame_list, built by dwarf_find_debug_frame(), which
+ * Debian's build does not export; dwarf_find_unwind_table() wants the private
+ * struct elf_dyn_info and opens the file by path itself. A REMOTE_TABLE is
+ * always parsed as .eh_frame (CIE pointers relative, CIE id 0), so .debug_frame
+ * FDEs cannot go through it either. Binaries without .eh_frame (built with
+ * -fno-asynchronous-unwind-tables) therefore stop at their first frame. */
+
 /* Bytes of a DW_EH_PE_* value format, 0 if we do not know it. */
 static size_t encoded_size(uint8_t enc)
 {
