@@ -134,8 +134,9 @@ static int tables_from_eh_frame_hdr(const struct module *mod, struct module_tabl
  * Debian's build does not export; dwarf_find_unwind_table() wants the private
  * struct elf_dyn_info and opens the file by path itself. A REMOTE_TABLE is
  * always parsed as .eh_frame (CIE pointers relative, CIE id 0), so .debug_frame
- * FDEs cannot go through it either. Binaries without .eh_frame (built with
- * -fno-asynchronous-unwind-tables) therefore stop at their first frame. */
+ * FDEs cannot go through it either. For code with only .debug_frame (built
+ * with -fno-asynchronous-unwind-tables) libunwind falls back to its own
+ * frame-pointer guess, right only for code built with frame pointers. */
 
 /* Bytes of a DW_EH_PE_* value format, 0 if we do not know it. */
 static size_t encoded_size(uint8_t enc)
