@@ -35,7 +35,7 @@ struct unwinder {
 	struct reader *r;
 	unw_addr_space_t as;
 	uint64_t last_refresh_ns;
-	int flush_pending;      /* maps were refreshed: drop cached procedure info */
+	unsigned maps_gen;      /* maps_generation() the cached procedure info is for */
 };
 
 /* Per-sample state handed to every accessor as `arg`. */
@@ -351,9 +351,6 @@ static struct module *find_module(struct unwind_ctx *c, uint64_t ip)
 	u->last_refresh_ns = now;
 	if (maps_refresh(u->maps) != 0)
 		return NULL;
-	/* Cached procedure info may belong to a module that went away (exec,
-	 * dlclose). Flushed before the next sample, not under a live cursor. */
-	u->flush_pending = 1;
 	return maps_find_module(u->maps, ip);
 }
 
@@ -539,6 +536,7 @@ int unwinder_open(struct unwinder **out, struct maps *m, struct reader *r)
 	 * under us without a refresh, which flushes it). */
 	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
 	unw_set_cache_size(u->as, 4096, 0);
+	u->maps_gen = maps_generation(m);
 	*out = u;
 	return 0;
 }
@@ -606,9 +604,12 @@ int unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		return -EINVAL;
 	if (max > UNWIND_MAX_FRAMES)
 		max = UNWIND_MAX_FRAMES;
-	if (u->flush_pending) {
+	/* Cached procedure info may belong to a module that went away (exec,
+	 * dlclose), whoever refreshed the maps (we, or the caller after an
+	 * exec). Flushed here, never under a live cursor. */
+	if (maps_generation(u->maps) != u->maps_gen) {
 		unw_flush_cache(u->as, 0, 0);
-		u->flush_pending = 0;
+		u->maps_gen = maps_generation(u->maps);
 	}
 	if (maps_find_mapping(u->maps, s->regs.rsp, &c.stack_vma_start, &c.stack_vma_end) != 0)
 		c.stack_vma_start = c.stack_vma_end = 0;

@@ -2,6 +2,7 @@
  * checks against what maps found, and dlopen()s a library when told to.
  *   maps_child info          print marker function, a stack address, AT_SYSINFO_EHDR
  *   maps_child dlopen LIB    wait for a line on stdin, dlopen LIB, print "loaded"
+ *   maps_child exec          wait for a line on stdin, then exec "maps_child info"
  * then waits until killed. */
 #include <dlfcn.h>
 #include <stdint.h>
@@ -28,6 +29,12 @@ int main(int argc, char **argv)
 		if (!dlopen(argv[2], RTLD_NOW))
 			return 2;
 		printf("loaded\n");
+	} else if (argc >= 2 && strcmp(argv[1], "exec") == 0) {
+		printf("ready\n");
+		if (!fgets(line, sizeof(line), stdin))
+			return 1;
+		execl("/proc/self/exe", argv[0], "info", (char *)NULL);
+		return 3;
 	} else {
 		printf("%lx %lx %lx\n", (unsigned long)(uintptr_t)&maps_marker_function,
 		       (unsigned long)(uintptr_t)&on_stack, getauxval(AT_SYSINFO_EHDR));

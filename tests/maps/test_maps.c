@@ -177,6 +177,42 @@ static void test_dlopen_after_open(void)
 	child_kill(pid);
 }
 
+/* After exec the whole address space is new: refresh finds the new image. */
+static void test_exec(void)
+{
+	char *argv[] = { (char *)child_path, "exec", NULL }, line[256];
+	uint64_t fn, stack, vdso;
+	int to, from;
+	pid_t pid = child_start(argv, &to, &from);
+	struct reader *r;
+	struct maps *m;
+	struct module *mod;
+
+	child_read_line(from, line, sizeof(line));
+	CHECK_EQ_STR(line, "ready");
+	CHECK(reader_open(&r, pid, READER_VMREADV) == 0);
+	CHECK(maps_open(&m, pid, r) == 0);
+	frees = 0;
+	mod = module_named(m, "maps_child");
+	CHECK(mod);
+	mod->unwind_data = &frees;
+	mod->unwind_data_free = count_free;
+	CHECK(write(to, "go\n", 3) == 3);
+	child_read_line(from, line, sizeof(line));
+	CHECK(sscanf(line, "%" SCNx64 " %" SCNx64 " %" SCNx64, &fn, &stack, &vdso) == 3);
+	CHECK(maps_refresh(m) == 0);
+	mod = maps_find_module(m, fn);
+	CHECK(mod);
+	check_symbol(mod, "maps_marker_function", fn);
+	CHECK_EQ_STR(maps_find_module(m, vdso)->path, "[vdso]");
+	/* ASLR moved the new image: the old module went with its cache. The
+	 * kernel may, rarely, pick the same base; then it is rightly kept. */
+	CHECK(frees == 1 || mod->unwind_data == &frees);
+	maps_close(m);
+	reader_close(r);
+	child_kill(pid);
+}
+
 static void copy_file(const char *from, const char *to)
 {
 	char buf[65536];
@@ -234,6 +270,7 @@ int main(int argc, char **argv)
 	test_pie_vdso_stack(READER_VMREADV);
 	test_pie_vdso_stack(READER_PEEK);   /* the vDSO through a temporary reader */
 	test_dlopen_after_open();
+	test_exec();
 	test_deleted_and_replaced();
 	printf("maps: all passed\n");
 	return 0;
