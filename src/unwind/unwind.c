@@ -24,10 +24,9 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 #define DW_EH_PE_sdata4  0x0b
 #define DW_EH_PE_pcrel   0x10
 #define DW_EH_PE_datarel 0x30
-#define DW_EH_PE_omit    0xff
 
-/* A missing module is looked for again (maps_refresh) at most this often, so
- * that PCs in anonymous code (JITs) do not re-read /proc/PID/maps per sample. */
+/* A PC in no known mapping re-reads /proc/PID/maps at most this often, so
+ * that a target churning through mmap/munmap is not re-parsed per sample. */
 #define REFRESH_MIN_INTERVAL_NS 50000000ull
 
 struct unwinder {
@@ -57,8 +56,9 @@ struct table_entry {
 
 /* A table we build ourselves (for .eh_frame without .eh_frame_hdr) lives in
  * our memory, but REMOTE_TABLE wants an address in the accessors' address
- * space. We give it one the target can never map: on x86_64 addresses from
- * here up to the kernel half are non-canonical. access_mem serves it. */
+ * space. We give it one the target can never map: on x86_64 (4- or 5-level
+ * paging) addresses from here up to the kernel half are non-canonical.
+ * access_mem serves it while dwarf_search_unwind_table() runs. */
 #define SYNTH_TABLE_ADDR 0x4000000000000000ull
 
 /* What the unwinder keeps per module (module->unwind_data). */
