@@ -156,12 +156,14 @@ static void kill_reap(pid_t pid)
 		;
 }
 
+static enum reader_kind reader_kind = READER_AUTO;
+
 static struct sampler_result run(pid_t pid, int spawned, unsigned freq, int idle, double dur,
 				 struct tally *t, struct sample_stats *st)
 {
 	struct sampler_config cfg = {
 		.pids = &pid, .npids = 1, .spawned = spawned, .freq_hz = freq, .idle = idle,
-		.stack_size = 0, .reader = READER_AUTO, .duration_s = dur,
+		.stack_size = 0, .reader = reader_kind, .duration_s = dur,
 	};
 	struct sampler_events ev = events(t);
 	t->target = pid;
@@ -457,6 +459,24 @@ static void case_signal_end(void)
 	waitpid(killer, NULL, 0);
 }
 
+/* Every reader through the sampler: samples with full stacks, nothing lost
+ * to reads (the workload keeps 16 KiB of stack below its spinning frame). */
+static void case_readers(void)
+{
+	static const enum reader_kind kinds[] = { READER_VMREADV, READER_PROCMEM, READER_PEEK };
+	for (size_t k = 0; k < 3; k++) {
+		struct tally t;
+		struct sample_stats st;
+		reader_kind = kinds[k];
+		pid_t pid = spawn("busy", "1", "0");
+		struct sampler_result res = run(pid, 1, 200, 0, 0.7, &t, &st);
+		CHECK_EQ_INT(res.end, SAMPLER_END_DURATION);
+		CHECK(st.samples >= 20);
+		CHECK_EQ_INT(st.lost[LOST_READ_FAILED], 0);
+		kill_reap(pid);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	CHECK(argc == 3);
@@ -484,6 +504,8 @@ int main(int argc, char **argv)
 		case_exec();
 	else if (!strcmp(c, "sigterm"))
 		case_signal_end();
+	else if (!strcmp(c, "readers"))
+		case_readers();
 	else
 		CHECK(!"unknown case");
 	return 0;
