@@ -85,7 +85,8 @@ struct sampler_result {
  * they do (and in idle mode), it stays put and, when allowed (root or
  * CAP_SYS_NICE), runs at SCHED_FIFO priority 1, callbacks included, so that
  * a trigger preempts the thread it concerns at once instead of after its time
- * slice. Affinity and policy are restored at the end.
+ * slice. Affinity and policy are restored at the end. Uses one perf fd per
+ * target thread (the RLIMIT_NOFILE soft limit is raised to the hard one).
  * stats must be initialized by the caller. Returns 0, or res->error. */
 int sampler_run(const struct sampler_config *cfg, const struct sampler_events *ev,
 		struct sample_stats *stats, struct sampler_result *res);

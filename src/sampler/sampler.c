@@ -24,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -856,9 +857,22 @@ static int track_initial(struct sampler *s)
 	return 0;
 }
 
+/* One perf fd per target thread: a target with a thousand threads would hit
+ * the usual soft limit of 1024, so it is raised to the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int setup(struct sampler *s)
 {
 	const struct sampler_config *c = s->cfg;
+	if (!c->idle)
+		raise_fd_limit();
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
