@@ -1,8 +1,7 @@
 """Known profiles come out as known: shares, deep stacks, C++ names, and a
 library dlopen()ed while remprof was attached."""
 
-import os
-import time
+import re
 
 import e2e
 
@@ -21,6 +20,22 @@ class Profiles(e2e.TestCase):
         stacks = self.record_example("split", 0)
         self.assertShare(stacks, "hot_sixty", 0.60, 0.05)
         self.assertShare(stacks, "hot_forty", 0.40, 0.05)
+
+    def test_split_text_report(self):
+        """The text report's percentages (by CPU time) say 60/40 too."""
+        out = self.path("split.data")
+        with e2e.Target("split", 0) as t:
+            e2e.record(["-p", t.pid, "-F", 1000, "-d", DURATION, "-o", out], DURATION)
+        text = e2e.report(out)
+        for function, expected in (("hot_sixty", 60), ("hot_forty", 40)):
+            # "  self%  total%  samples  function (module)" rows; the total
+            # column of a function that calls nothing else but inlined code.
+            row = r"^\s*[\d.]+%\s+([\d.]+)%\s+\d+\s+" + function + r" \(split\)$"
+            m = re.search(row, text, re.M)
+            self.assertIsNotNone(m, "no row for %s in the text report:\n%s" % (function, text))
+            self.assertLessEqual(abs(float(m.group(1)) - expected), 5,
+                                 "text report: %s at %s%%, expected %d%% ± 5\n%s" % (
+                                     function, m.group(1), expected, text))
 
     def test_recursion_unwinds_to_main(self):
         stacks = self.record_example("recurse", 0, 200)
