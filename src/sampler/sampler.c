@@ -6,116 +6,25 @@
  * status ticks, idle-mode sampling). Due threads are interrupted together and
  * each stop is served as it arrives: GETREGSET, stack copy, resume. Snapshots
  * go to the consumer only once no interrupt is outstanding, so that unwinding
- * never runs while a thread waits for us. */
-#include "remprof/sampler.h"
+ * never runs while a thread waits for us. Triggers: trigger.c; where and at
+ * which priority we run: strategy.c. */
+#include "sampler_int.h"
 #include "remprof/attach.h"
-#include "remprof/maps.h"
 #include "remprof/proc.h"
 
 #include <elf.h>
 #include <errno.h>
-#include <linux/perf_event.h>
 #include <poll.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/ptrace.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-#define DEFAULT_FREQ 1000u
-#define DEFAULT_STACK (64u * 1024u)
-#define RING_PAGES 2               /* 1 header page + 1 data page: ~100 records */
-#define TICK_NS 250000000ull       /* status ticks */
-#define FIRST_TICK_NS 50000000ull  /* the first one comes early: see adapt() */
-/* Deliver stored snapshots at the latest this long after the oldest was
- * taken, even while an interrupt is still outstanding: an over-subscribed
- * thread can take a scheduler tick (4 ms at HZ=250) or more to stop. */
-#define FLUSH_NS 4000000ull
-/* maps are re-read for an unknown stack at most this often per process. */
-#define MAPS_REFRESH_NS 20000000ull
-#define DETACH_WAIT_NS 3000000000ull
-
-/* epoll tags; perf fds carry PERF_TAG | tid. */
-enum { TAG_SIGNAL = 1, TAG_DURATION, TAG_TICK, TAG_IDLE };
-#define PERF_TAG (1ull << 32)
-
-struct proc {
-	pid_t pid;
-	struct reader *r;
-	struct maps *maps;         /* NULL if unreadable: then stack_size is copied */
-	uint64_t maps_time;        /* when maps were last read */
-	int nthreads;
-};
-
-struct thr {
-	pid_t tid;
-	struct proc *p;
-	int perf_fd;               /* -1 in idle mode */
-	struct perf_event_mmap_page *ring;
-	uint64_t due_weight;       /* CPU time of triggers not yet sampled */
-	unsigned due_count;        /* triggers not yet sampled */
-	unsigned window_triggers;  /* triggers since the last status tick */
-	int due;
-	int cpu;                   /* CPU of the latest trigger, -1 unknown */
-	int outstanding;           /* PTRACE_INTERRUPT sent, stop not served */
-	int initial_pending;       /* auto-attached, its first stop not seen yet */
-	int detaching;
-	int gone;                  /* detached; kept only until its snapshot is delivered */
-	uint64_t t_int;            /* when the interrupt was sent */
-	uint64_t weight;           /* of the outstanding sample (CPU mode) */
-	uint64_t last_sample_ns;   /* idle mode: weight = wall time since */
-	uint64_t stack_lo, stack_hi; /* cached stack mapping; hi == 0: unknown */
-};
-
-struct sampler {
-	const struct sampler_config *cfg;
-	const struct sampler_events *ev;
-	struct sample_stats *st;
-	struct sampler_result *res;
-	struct proc *procs;
-	size_t nprocs;
-	struct thr **thr;
-	size_t nthr, nthr_cap;
-	int epfd, sigfd, durfd, tickfd, idlefd;
-	sigset_t oldmask;
-	cpu_set_t allowed;         /* remprof's own CPUs, restored at the end */
-	int cur_cpu;               /* CPU we are pinned to, -1 if not pinned */
-	int exclude_kernel;
-	uint64_t period_ns, stack_size;
-	uint64_t t0, last_tick;
-	int outstanding;
-	/* Snapshots wait here until no interrupt is outstanding; so do exit
-	 * events, so that a thread's samples reach the consumer before its end. */
-	struct snapshot **pending, **spare;
-	size_t npending, nspare, nbuffers, cap; /* both arrays hold cap */
-	uint64_t oldest_snap;
-	struct { pid_t pid, tid; } *exits;
-	size_t nexits, cap_exits;
-	int released;              /* the spawned child was let run */
-	int old_policy;            /* scheduling policy to restore, -1: unchanged */
-	int rt_on, place_on;       /* current serving strategy (see adapt()) */
-	size_t running_at_start;   /* threads in state R when we began */
-	struct sched_param old_param;
-	int ended;
-};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void end_run(struct sampler *s, enum sampler_end end)
 {
@@ -153,70 +62,6 @@ static struct proc *find_proc(struct sampler *s, pid_t pid)
 	return NULL;
 }
 
-static int perf_open(struct sampler *s, pid_t tid)
-{
-	struct perf_event_attr a;
-	memset(&a, 0, sizeof(a));
-	a.size = sizeof(a);
-	a.type = PERF_TYPE_SOFTWARE;
-	a.config = PERF_COUNT_SW_TASK_CLOCK;
-	a.sample_period = s->period_ns;
-	a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
-	a.wakeup_events = 1;
-	a.exclude_hv = 1;
-	a.use_clockid = 1;
-	a.clockid = CLOCK_MONOTONIC;
-	for (;;) {
-		a.exclude_kernel = (unsigned)s->exclude_kernel;
-		int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-		/* perf_event_paranoid 2 forbids counting kernel time of others. */
-		if (errno == EACCES && !s->exclude_kernel) {
-			s->exclude_kernel = 1;
-			continue;
-		}
-		return -errno;
-	}
-}
-
-static void perf_close(struct sampler *s, struct thr *t)
-{
-	if (t->ring)
-		munmap(t->ring, RING_PAGES * (size_t)sysconf(_SC_PAGESIZE));
-	if (t->perf_fd >= 0) {
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, t->perf_fd, NULL);
-		close(t->perf_fd);
-	}
-	t->ring = NULL;
-	t->perf_fd = -1;
-}
-
-/* The task-clock trigger of a thread; 0 or -errno. */
-static int perf_attach(struct sampler *s, struct thr *t)
-{
-	int fd = perf_open(s, t->tid);
-	if (fd < 0)
-		return fd;
-	size_t len = RING_PAGES * (size_t)sysconf(_SC_PAGESIZE);
-	void *ring = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (ring == MAP_FAILED) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = PERF_TAG | (uint32_t)t->tid };
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-		int e = errno;
-		munmap(ring, len);
-		close(fd);
-		return -e;
-	}
-	t->perf_fd = fd;
-	t->ring = ring;
-	return 0;
-}
-
 static struct thr *add_thr(struct sampler *s, struct proc *p, pid_t tid)
 {
 	if (s->nthr == s->nthr_cap) {
@@ -252,7 +97,7 @@ static struct thr *track_thread(struct sampler *s, struct proc *p, pid_t tid, in
 		return NULL;
 	}
 	if (!s->cfg->idle) {
-		int e = perf_attach(s, t);
+		int e = sampler_trigger_attach(s, t);
 		if (e != 0 && e != -ESRCH)
 			*err = e;
 	}
@@ -359,7 +204,7 @@ static void remove_thr(struct sampler *s, struct thr *t)
 		s->st->lost[LOST_THREAD_EXITED]++;
 		s->outstanding--;
 	}
-	perf_close(s, t);
+	sampler_trigger_close(s, t);
 	t->p->nthreads--;
 	for (size_t i = 0; i < s->nthr; i++)
 		if (s->thr[i] == t) {
@@ -369,78 +214,7 @@ static void remove_thr(struct sampler *s, struct thr *t)
 	free(t);
 }
 
-/* ---- triggers --------------------------------------------------------- */
-
-static void ring_copy(const struct perf_event_mmap_page *ring, uint64_t off, void *dst, size_t len)
-{
-	const uint8_t *data = (const uint8_t *)ring + ring->data_offset;
-	uint64_t size = ring->data_size;
-	for (size_t i = 0; i < len; i++)
-		((uint8_t *)dst)[i] = data[(off + i) % size];
-}
-
-static void note_trigger(struct thr *t, int cpu, uint64_t period)
-{
-	t->due = 1;
-	t->due_weight += period;
-	t->due_count++;
-	t->window_triggers++;
-	t->cpu = cpu;
-}
-
-/* Drain a thread's ring: each sample record says the thread is due. */
-static void drain_ring(struct sampler *s, struct thr *t)
-{
-	struct perf_event_mmap_page *ring = t->ring;
-	if (!ring)
-		return;
-	uint64_t head = __atomic_load_n(&ring->data_head, __ATOMIC_ACQUIRE);
-	uint64_t tail = ring->data_tail;
-	while (tail < head) {
-		struct perf_event_header h;
-		ring_copy(ring, tail, &h, sizeof(h));
-		if (h.size < sizeof(h))
-			break;
-		uint8_t rec[256];
-		size_t len = h.size < sizeof(rec) ? h.size : sizeof(rec);
-		ring_copy(ring, tail, rec, len);
-		if (h.type == PERF_RECORD_SAMPLE && len >= sizeof(h) + 32) {
-			/* TID (pid, tid) | TIME | CPU (cpu, res) | PERIOD */
-			uint32_t cpu;
-			uint64_t period;
-			memcpy(&cpu, rec + sizeof(h) + 16, sizeof(cpu));
-			memcpy(&period, rec + sizeof(h) + 24, sizeof(period));
-			note_trigger(t, (int)cpu, period);
-		} else if (h.type == PERF_RECORD_LOST && len >= sizeof(h) + 16) {
-			uint64_t lost;
-			memcpy(&lost, rec + sizeof(h) + 8, sizeof(lost));
-			s->st->lost[LOST_TRIGGER_OVERRUN] += lost;
-		}
-		tail += h.size;
-	}
-	__atomic_store_n(&ring->data_tail, tail, __ATOMIC_RELEASE);
-}
-
 /* ---- the stop ----------------------------------------------------------- */
-
-static int cpu_allowed(const struct sampler *s, int cpu)
-{
-	return cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &s->allowed);
-}
-
-/* Move ourselves to the due thread's CPU: a ptrace stop issued from the same
- * CPU needs no IPI and no halted-vCPU wake-up (~15 µs here, against ~125 µs
- * across CPUs; measurements §0.2). */
-static void move_to(struct sampler *s, int cpu)
-{
-	if (!s->place_on || !cpu_allowed(s, cpu) || cpu == s->cur_cpu)
-		return;
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	if (sched_setaffinity(0, sizeof(one), &one) == 0)
-		s->cur_cpu = cpu;
-}
 
 static void interrupt_thr(struct sampler *s, struct thr *t)
 {
@@ -484,7 +258,7 @@ static void interrupt_due(struct sampler *s)
 		qsort(batch, n, sizeof(batch[0]), by_cpu);
 		for (size_t i = 0; i < n; i++) {
 			if (i == 0 || batch[i]->cpu != batch[i - 1]->cpu)
-				move_to(s, batch[i]->cpu);
+				sampler_move_to(s, batch[i]->cpu);
 			interrupt_thr(s, batch[i]);
 		}
 	} while (n == 256);
@@ -640,7 +414,7 @@ static void on_exec(struct sampler *s, struct thr *t)
 		s->outstanding--;
 		s->st->lost[LOST_THREAD_EXITED]++;
 	}
-	perf_close(s, t);
+	sampler_trigger_close(s, t);
 	t->stack_hi = 0;
 	t->due = 0;
 	t->due_weight = 0;
@@ -655,7 +429,7 @@ static void on_exec(struct sampler *s, struct thr *t)
 		p->r = r;
 	}
 	if (!s->cfg->idle)
-		perf_attach(s, t);
+		sampler_trigger_attach(s, t);
 	resume(t->tid, RESUME_CONT, 0);
 	maps_close(p->maps);
 	if (maps_open(&p->maps, p->pid, p->r) == 0)
@@ -775,18 +549,6 @@ static int timer_fd(struct sampler *s, int tag, uint64_t first_ns, uint64_t inte
 	return fd;
 }
 
-static int paranoid_level(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
-	int v = -99;
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = -99;
-		fclose(f);
-	}
-	return v;
-}
-
 static void fail_perf(struct sampler *s, int err)
 {
 	char msg[256];
@@ -794,7 +556,7 @@ static void fail_perf(struct sampler *s, int err)
 		snprintf(msg, sizeof(msg),
 			 "perf_event_open not permitted (kernel.perf_event_paranoid = %d): run as "
 			 "root or with CAP_PERFMON, lower it, or use --idle (wall-clock sampling)",
-			 paranoid_level());
+			 sampler_paranoid_level());
 	else
 		snprintf(msg, sizeof(msg), "perf_event_open (task-clock) failed: %s; try --idle",
 			 strerror(-err));
@@ -857,22 +619,11 @@ static int track_initial(struct sampler *s)
 	return 0;
 }
 
-/* One perf fd per target thread: a target with a thousand threads would hit
- * the usual soft limit of 1024, so it is raised to the hard limit. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static int setup(struct sampler *s)
 {
 	const struct sampler_config *c = s->cfg;
 	if (!c->idle)
-		raise_fd_limit();
+		sampler_raise_fd_limit();
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -974,7 +725,7 @@ static void detach_all(struct sampler *s)
 	deliver_all(s);
 	for (size_t i = 0; i < s->nthr; i++) {
 		struct thr *t = s->thr[i];
-		perf_close(s, t);
+		sampler_trigger_close(s, t);
 		t->detaching = 1;
 		/* A spawned child that was never released sits in its exec stop,
 		 * already reported: detach it right there. */
@@ -1034,94 +785,6 @@ static void teardown(struct sampler *s)
 	pthread_sigmask(SIG_SETMASK, &s->oldmask, NULL);
 }
 
-/* ---- strategy ------------------------------------------------------------ */
-
-/* How stops are served depends on whether the busy threads outnumber the
- * CPUs (measured with tests/sampler/stopbench):
- *
- * - Not over-subscribed: move to the due thread's CPU and stay a normal
- *   task. A stop issued from the same CPU needs no IPI and no halted-vCPU
- *   wake-up (~20 µs p50 against ~125 µs across CPUs, measurements §0.2).
- *   Being a normal task matters here: an RT sampler preempts the thread,
- *   and on a CPU with other runnable tasks the thread then loses its turn
- *   and takes its stop only a time slice later (p50 1 ms seen).
- * - Over-subscribed (or idle mode, where we cannot tell): stay where the
- *   scheduler puts us, at SCHED_FIFO priority 1. A normal task woken by a
- *   trigger does not preempt the running thread before its slice ends
- *   (EEVDF run-to-parity); by then the thread was switched out and waits
- *   behind every other runnable thread, triggers coalesce, and the rate
- *   collapses (27% of F with 16 spinners on 2 CPUs, against 95% as RT).
- *   Moving between CPUs would cost a migration per batch.
- *
- * Decided again at every status tick from the triggers of the last one and
- * the machine's run queue (other busy processes crowd the target's CPU as
- * much as its own threads do). */
-static void set_realtime(struct sampler *s, int on)
-{
-	if (on == s->rt_on || s->old_policy < 0)
-		return;
-	struct sched_param rt = { .sched_priority = 1 };
-	if (on ? sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) == 0
-	       : sched_setscheduler(0, s->old_policy, &s->old_param) == 0)
-		s->rt_on = on;
-}
-
-static void set_placement(struct sampler *s, int on)
-{
-	s->place_on = on;
-	if (!on && s->cur_cpu >= 0) {
-		sched_setaffinity(0, sizeof(s->allowed), &s->allowed);
-		s->cur_cpu = -1;
-	}
-}
-
-/* Runnable tasks on the whole machine now, other than us (the 4th field of
- * /proc/loadavg, "running/total"); 0 if unknown. */
-static size_t others_running(void)
-{
-	FILE *f = fopen("/proc/loadavg", "re");
-	unsigned long running = 0;
-	if (f) {
-		if (fscanf(f, "%*s %*s %*s %lu/", &running) != 1)
-			running = 0;
-		fclose(f);
-	}
-	return running > 0 ? running - 1 : 0;
-}
-
-static void adapt(struct sampler *s)
-{
-	size_t busy = 0, ncpu = (size_t)CPU_COUNT(&s->allowed);
-	for (size_t i = 0; i < s->nthr; i++) {
-		busy += s->thr[i]->window_triggers > 0;
-		s->thr[i]->window_triggers = 0;
-	}
-	/* Other busy processes crowd the target's CPU just as well. */
-	int over = s->cfg->idle || busy > ncpu || others_running() > ncpu;
-	set_realtime(s, over && !s->cfg->no_realtime);
-	set_placement(s, !over && !s->cfg->no_placement);
-}
-
-/* Until the first tick (FIRST_TICK_NS) knows better, the threads running
- * now count as the busy ones. SCHED_RESET_ON_FORK: no child of ours is RT. */
-static void strategy_init(struct sampler *s)
-{
-	s->old_policy = sched_getscheduler(0);
-	sched_getparam(0, &s->old_param);
-	/* Already RT (the user chose so): leave the policy alone. */
-	if (s->old_policy < 0 || s->old_policy == SCHED_FIFO || s->old_policy == SCHED_RR)
-		s->old_policy = -1;
-	size_t ncpu = (size_t)CPU_COUNT(&s->allowed);
-	int over = s->cfg->idle || s->running_at_start > ncpu || others_running() > ncpu;
-	set_realtime(s, over && !s->cfg->no_realtime);
-	set_placement(s, !over && !s->cfg->no_placement);
-}
-
-static void strategy_end(struct sampler *s)
-{
-	set_realtime(s, 0);
-}
-
 /* ---- the loop ----------------------------------------------------------- */
 
 static void on_signalfd(struct sampler *s)
@@ -1147,7 +810,7 @@ static void on_tick(struct sampler *s, int fd)
 		return;
 	/* A SIGCHLD can be lost before our mask was in place; sweep anyway. */
 	serve_stops(s);
-	adapt(s);
+	sampler_adapt(s);
 	if (s->ev->tick)
 		s->ev->tick(s->ev->ctx, s->st, (double)(now_ns() - s->t0) / 1e9);
 }
@@ -1167,10 +830,10 @@ static void dispatch(struct sampler *s, uint64_t tag, uint32_t events)
 		struct thr *t = find_thr(s, (pid_t)(tag & 0xffffffffu));
 		if (!t)
 			return;
-		drain_ring(s, t);
+		sampler_trigger_drain(s, t);
 		/* POLLHUP: the thread exited; its exit report comes via waitpid. */
 		if (events & (EPOLLHUP | EPOLLERR))
-			perf_close(s, t);
+			sampler_trigger_close(s, t);
 		return;
 	}
 	uint64_t n;
@@ -1246,10 +909,10 @@ int sampler_run(const struct sampler_config *cfg, const struct sampler_events *e
 	s.t0 = now_ns();
 	s.old_policy = -1;
 	if (setup(&s) == 0) {
-		strategy_init(&s);
+		sampler_strategy_init(&s);
 		run_loop(&s);
 	}
-	strategy_end(&s);
+	sampler_strategy_end(&s);
 	teardown(&s);
 	/* Safety net for error paths that ended before every thread was tracked:
 	 * whatever is still traced by us is let go here. */
