@@ -84,7 +84,7 @@ struct sampler {
 	size_t nexits, cap_exits;
 	int released;              /* the spawned child was let run */
 	int old_policy;            /* scheduling policy to restore, -1: unchanged */
-	int rt_on, place_on;       /* current serving strategy (see adapt()) */
+	int rt_on, place_on;       /* current serving strategy: strategy.c */
 	size_t running_at_start;   /* threads in state R when we began */
 	struct sched_param old_param;
 	int ended;
