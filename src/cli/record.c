@@ -107,6 +107,7 @@ struct recording {
 static int parse_pids(const char *s, struct record_options *o)
 {
 	char *copy = strdup(s), *save = NULL;
+	size_t before = o->npids;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *end;
 		errno = 0;
@@ -122,7 +123,7 @@ static int parse_pids(const char *s, struct record_options *o)
 		o->pids[o->npids++] = (pid_t)v;
 	}
 	free(copy);
-	return o->npids ? 0 : -1;
+	return o->npids > before ? 0 : -1;
 }
 
 static int parse_size(const char *s, size_t *out)
