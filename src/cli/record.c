@@ -557,8 +557,7 @@ static int run(struct recording *rec)
 		.tick = on_tick,
 	};
 	struct sampler_result res = { 0 };
-	if (spawned)
-		attach_release_child(o->pids[0]);
+	/* A spawned child is released by the sampler once its trigger is armed. */
 	sampler_run(&cfg, &ev, rec->stats, &res);
 	if (rec->status_line)
 		fputs("\r\033[K", stderr);
