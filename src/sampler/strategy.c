@@ -24,26 +24,27 @@ void sampler_move_to(struct sampler *s, int cpu)
 		s->cur_cpu = cpu;
 }
 
-/* How stops are served depends on whether the busy threads outnumber the
- * CPUs (measured with tests/sampler/stopbench):
+/* How stops are served depends on whether the target's busy threads
+ * outnumber the CPUs, and on how crowded the machine is (measured with
+ * tests/sampler/stopbench):
  *
- * - Not over-subscribed: move to the due thread's CPU and stay a normal
- *   task. A stop issued from the same CPU needs no IPI and no halted-vCPU
- *   wake-up (~20 µs p50 against ~125 µs across CPUs, measurements §0.2).
- *   Being a normal task matters here: an RT sampler preempts the thread,
- *   and on a CPU with other runnable tasks the thread then loses its turn
- *   and takes its stop only a time slice later (p50 1 ms seen).
- * - Over-subscribed (or idle mode, where we cannot tell): stay where the
- *   scheduler puts us, at SCHED_FIFO priority 1. A normal task woken by a
- *   trigger does not preempt the running thread before its slice ends
+ * - Quiet: move to the due thread's CPU and stay a normal task. A stop
+ *   issued from the same CPU needs no IPI and no halted-vCPU wake-up
+ *   (~12-20 µs p50, ~45 µs p99, against ~125 µs across CPUs, measurements
+ *   §0.2).
+ * - Crowded by other processes, target not over-subscribed: a normal task,
+ *   not pinned. Pinned to a crowded CPU we wait our turn there; as RT we
+ *   preempt the thread and it loses its turn to the other tasks, taking
+ *   its stop only a tick later (p99 5 ms against 50-80 µs).
+ * - Target over-subscribed (or idle mode, where we cannot tell): stay where
+ *   the scheduler puts us, at SCHED_FIFO priority 1. A normal task woken by
+ *   a trigger does not preempt the running thread before its slice ends
  *   (EEVDF run-to-parity); by then the thread was switched out and waits
  *   behind every other runnable thread, triggers coalesce, and the rate
- *   collapses (27% of F with 16 spinners on 2 CPUs, against 95% as RT).
- *   Moving between CPUs would cost a migration per batch.
+ *   collapses (27-55% of F with 16 spinners on 2 CPUs, against 94-99% as
+ *   RT). Moving between CPUs would cost a migration per batch.
  *
- * Decided again at every status tick from the triggers of the last one and
- * the machine's run queue (other busy processes crowd the target's CPU as
- * much as its own threads do). */
+ * Decided again at every status tick from the triggers of the last one. */
 static void set_realtime(struct sampler *s, int on)
 {
 	if (on == s->rt_on || s->old_policy < 0)
@@ -77,17 +78,23 @@ static size_t others_running(void)
 	return running > 0 ? running - 1 : 0;
 }
 
+static void choose(struct sampler *s, size_t busy)
+{
+	size_t ncpu = (size_t)CPU_COUNT(&s->allowed);
+	int over = s->cfg->idle || busy > ncpu;
+	int crowded = !over && others_running() > ncpu;
+	set_realtime(s, over && !s->cfg->no_realtime);
+	set_placement(s, !over && !crowded && !s->cfg->no_placement);
+}
+
 void sampler_adapt(struct sampler *s)
 {
-	size_t busy = 0, ncpu = (size_t)CPU_COUNT(&s->allowed);
+	size_t busy = 0;
 	for (size_t i = 0; i < s->nthr; i++) {
 		busy += s->thr[i]->window_triggers > 0;
 		s->thr[i]->window_triggers = 0;
 	}
-	/* Other busy processes crowd the target's CPU just as well. */
-	int over = s->cfg->idle || busy > ncpu || others_running() > ncpu;
-	set_realtime(s, over && !s->cfg->no_realtime);
-	set_placement(s, !over && !s->cfg->no_placement);
+	choose(s, busy);
 }
 
 /* Until the first tick (FIRST_TICK_NS) knows better, the threads running
@@ -99,10 +106,7 @@ void sampler_strategy_init(struct sampler *s)
 	/* Already RT (the user chose so): leave the policy alone. */
 	if (s->old_policy < 0 || s->old_policy == SCHED_FIFO || s->old_policy == SCHED_RR)
 		s->old_policy = -1;
-	size_t ncpu = (size_t)CPU_COUNT(&s->allowed);
-	int over = s->cfg->idle || s->running_at_start > ncpu || others_running() > ncpu;
-	set_realtime(s, over && !s->cfg->no_realtime);
-	set_placement(s, !over && !s->cfg->no_placement);
+	choose(s, s->running_at_start);
 }
 
 void sampler_strategy_end(struct sampler *s)
