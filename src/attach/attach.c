@@ -117,7 +117,8 @@ int attach_detach(pid_t pid)
 	if (n < 0)
 		return n;
 	struct tidset s = { 0 };
-	pid_t me = getpid();
+	/* TracerPid names the tracing thread; only it may detach. */
+	pid_t me = gettid();
 	for (int i = 0; i < n; i++) {
 		struct proc_status st;
 		if (proc_read_status(pid, list[i], &st) == 0 && st.tracer_pid == me)
@@ -166,7 +167,7 @@ static enum attach_error classify_eperm(pid_t pid, pid_t tid, int *detail)
 	struct proc_status st;
 	if (proc_read_status(pid, tid, &st) != 0)
 		return ATTACH_NO_SUCH_PROCESS;
-	if (st.tracer_pid == getpid())
+	if (st.tracer_pid == gettid())
 		return ATTACH_OK;
 	if (st.tracer_pid != 0) {
 		*detail = st.tracer_pid;
