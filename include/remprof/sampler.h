@@ -27,6 +27,10 @@ struct snapshot {
 	size_t stack_len;      /* valid bytes in stack[] */
 	int partial;           /* the copy ended before the requested length */
 	uint8_t *stack;
+	/* What this sample cost the thread (CLOCK_MONOTONIC, ns). */
+	uint64_t stop_ns;      /* interrupt sent -> thread resumed */
+	uint64_t int_to_stop_ns; /* interrupt sent -> stop seen */
+	uint64_t copy_ns;      /* the stack copy alone */
 };
 
 struct sampler_config {
@@ -38,6 +42,12 @@ struct sampler_config {
 	size_t stack_size;     /* copy cap, bytes */
 	enum reader_kind reader;
 	double duration_s;     /* 0 = until the targets exit or a signal arrives */
+	/* Bound on the time from a stop being seen to its resume, however long
+	 * the stack copy waits for the target's mmap_lock: past it the thread is
+	 * resumed and the sample lost as LOST_READ_BLOCKED. 0 = unbounded. The
+	 * peek reader cannot be bounded (PTRACE_PEEKDATA must come from the
+	 * tracing thread itself): its copies are always waited for. */
+	uint64_t max_stop_ns;
 	/* For benchmarks: never move to the due thread's CPU / never use
 	 * SCHED_FIFO, even where the adaptive strategy would. */
 	int no_placement;
@@ -53,6 +63,8 @@ struct sampler_events {
 	void (*exec)(void *ctx, pid_t pid);
 	/* A few times a second, for a status line. May be NULL. */
 	void (*tick)(void *ctx, const struct sample_stats *st, double elapsed_s);
+	/* A sample of this thread was lost (counted in stats too). May be NULL. */
+	void (*lost)(void *ctx, pid_t pid, pid_t tid, enum lost_reason why);
 };
 
 enum sampler_end {

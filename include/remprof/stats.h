@@ -11,6 +11,7 @@ enum lost_reason {
 	LOST_READ_FAILED,    /* the stack copy returned nothing */
 	LOST_UNWIND_FAILED,  /* not even the first frame could be unwound */
 	LOST_TRIGGER_OVERRUN,/* CPU-time triggers dropped (perf ring full / coalesced) */
+	LOST_READ_BLOCKED,   /* the copy waited past --max-stop (target's mmap_lock held) */
 	LOST_NREASONS
 };
 

@@ -8,6 +8,7 @@ static const char *const lost_names[LOST_NREASONS] = {
 	[LOST_READ_FAILED] = "read failed",
 	[LOST_UNWIND_FAILED] = "unwind failed",
 	[LOST_TRIGGER_OVERRUN] = "trigger overrun",
+	[LOST_READ_BLOCKED] = "read blocked",
 };
 
 const char *lost_reason_name(enum lost_reason r)

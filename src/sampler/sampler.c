@@ -198,10 +198,18 @@ static void queue_exit(struct sampler *s, pid_t pid, pid_t tid)
 	s->exits[s->nexits++].tid = tid;
 }
 
+/* Every lost sample goes through here, so the consumer can tell whose. */
+void sampler_lose(struct sampler *s, const struct thr *t, enum lost_reason why, uint64_t n)
+{
+	s->st->lost[why] += n;
+	for (uint64_t i = 0; s->ev->lost && i < n; i++)
+		s->ev->lost(s->ev->ctx, t->p->pid, t->tid, why);
+}
+
 static void remove_thr(struct sampler *s, struct thr *t)
 {
 	if (t->outstanding) {
-		s->st->lost[LOST_THREAD_EXITED]++;
+		sampler_lose(s, t, LOST_THREAD_EXITED, 1);
 		s->outstanding--;
 	}
 	sampler_trigger_close(s, t);
@@ -219,14 +227,14 @@ static void remove_thr(struct sampler *s, struct thr *t)
 static void interrupt_thr(struct sampler *s, struct thr *t)
 {
 	if (t->due_count > 1)
-		s->st->lost[LOST_TRIGGER_OVERRUN] += t->due_count - 1;
+		sampler_lose(s, t, LOST_TRIGGER_OVERRUN, t->due_count - 1);
 	t->weight = t->due_weight;
 	t->due_weight = 0;
 	t->due_count = 0;
 	t->due = 0;
 	t->t_int = now_ns();
 	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0) {
-		s->st->lost[LOST_THREAD_EXITED]++; /* its exit report follows */
+		sampler_lose(s, t, LOST_THREAD_EXITED, 1); /* its exit report follows */
 		return;
 	}
 	t->outstanding = 1;
@@ -236,6 +244,20 @@ static void interrupt_thr(struct sampler *s, struct thr *t)
 static int is_due(const struct thr *t)
 {
 	return t->due && !t->outstanding && !t->detaching;
+}
+
+/* While a copy given up on still waits for the target's mmap_lock, every
+ * new copy would wait too: the target's threads are then left alone (not
+ * stopped at all) and their samples counted as blocked. */
+static int skip_blocked(struct sampler *s, struct thr *t)
+{
+	if (!t->p->copier || !sampler_copier_busy(t->p->copier))
+		return 0;
+	sampler_lose(s, t, LOST_READ_BLOCKED, t->due_count ? t->due_count : 1);
+	t->due = 0;
+	t->due_weight = 0;
+	t->due_count = 0;
+	return 1;
 }
 
 static int by_cpu(const void *a, const void *b)
@@ -253,7 +275,7 @@ static void interrupt_due(struct sampler *s)
 	do { /* in chunks of 256; an interrupted thread is no longer due */
 		n = 0;
 		for (size_t i = 0; i < s->nthr && n < 256; i++)
-			if (is_due(s->thr[i]))
+			if (is_due(s->thr[i]) && !skip_blocked(s, s->thr[i]))
 				batch[n++] = s->thr[i];
 		qsort(batch, n, sizeof(batch[0]), by_cpu);
 		for (size_t i = 0; i < n; i++) {
@@ -313,21 +335,24 @@ static void sample_stop(struct sampler *s, struct thr *t, int how, int sig)
 	s->outstanding--;
 	if (!sn) {
 		resume(t->tid, how, sig);
-		s->st->lost[LOST_READ_FAILED]++;
+		sampler_lose(s, t, LOST_READ_FAILED, 1);
 		return;
 	}
 	struct iovec iov = { &sn->regs, sizeof(sn->regs) };
 	if (ptrace(PTRACE_GETREGSET, t->tid, (void *)NT_PRSTATUS, &iov) != 0) {
 		snap_put(s, sn);
 		resume(t->tid, how, sig);
-		s->st->lost[LOST_THREAD_EXITED]++;
+		sampler_lose(s, t, LOST_THREAD_EXITED, 1);
 		return;
 	}
 	uint64_t sp = sn->regs.rsp;
 	int miss;
 	size_t want = stack_len(s, t, sp, &miss);
 	uint64_t c0 = now_ns();
-	ssize_t got = reader_copy(t->p->r, t->tid, sp, sn->stack, want);
+	struct copier *cp = t->p->copier;
+	ssize_t got = cp ? sampler_copier_copy(cp, t->p->r, t->tid, sp, want,
+					       seen + s->cfg->max_stop_ns)
+			 : reader_copy(t->p->r, t->tid, sp, sn->stack, want);
 	uint64_t c1 = now_ns();
 	resume(t->tid, how, sig);
 	uint64_t resumed = now_ns();
@@ -337,11 +362,21 @@ static void sample_stop(struct sampler *s, struct thr *t, int how, int sig)
 	hist_add(&s->st->stop_ns, resumed - t->t_int);
 	if (miss)
 		refresh_stack(t, sp);
-	if (got <= 0) {
+	if (got == -ETIMEDOUT || got == -EBUSY) {
 		snap_put(s, sn);
-		s->st->lost[LOST_READ_FAILED]++;
+		sampler_lose(s, t, LOST_READ_BLOCKED, 1);
 		return;
 	}
+	if (got <= 0) {
+		snap_put(s, sn);
+		sampler_lose(s, t, LOST_READ_FAILED, 1);
+		return;
+	}
+	if (cp) /* after the resume: the thread does not wait for this */
+		memcpy(sn->stack, sampler_copier_bytes(cp), (size_t)got);
+	sn->stop_ns = resumed - t->t_int;
+	sn->int_to_stop_ns = seen - t->t_int;
+	sn->copy_ns = c1 - c0;
 	if (miss) /* judge the short read against the mapping we now know */
 		want = stack_len(s, t, sp, &miss);
 	sn->pid = t->p->pid;
@@ -397,6 +432,23 @@ static void on_clone(struct sampler *s, struct thr *parent)
 
 /* PTRACE_EVENT_EXEC: every other thread of the process is gone, the exec'ing
  * thread now has the process id, and the address space is new. */
+/* With --max-stop and a reader other than peek, copies go through a copier
+ * thread (copier.c). */
+static int start_copier(struct sampler *s, struct proc *p)
+{
+	if (!s->cfg->max_stop_ns || !p->r || reader_kind_of(p->r) == READER_PEEK)
+		return 0;
+	return sampler_copier_start(&p->copier, s->stack_size);
+}
+
+static void restart_copier(struct sampler *s, struct proc *p)
+{
+	sampler_copier_stop(p->copier);
+	p->copier = NULL;
+	if (start_copier(s, p) != 0)
+		p->copier = NULL; /* unbounded copies rather than none */
+}
+
 static void on_exec(struct sampler *s, struct thr *t)
 {
 	struct proc *p = t->p;
@@ -412,7 +464,7 @@ static void on_exec(struct sampler *s, struct thr *t)
 	if (t->outstanding) { /* the trap may still come; it is then just resumed */
 		t->outstanding = 0;
 		s->outstanding--;
-		s->st->lost[LOST_THREAD_EXITED]++;
+		sampler_lose(s, t, LOST_THREAD_EXITED, 1);
 	}
 	sampler_trigger_close(s, t);
 	t->stack_hi = 0;
@@ -423,6 +475,9 @@ static void on_exec(struct sampler *s, struct thr *t)
 	 * keep the reader) describe the old image. Both are opened anew. */
 	struct reader *r;
 	if (reader_open(&r, p->pid, s->cfg->reader) == 0) {
+		/* A late copy may still use the old reader: wait for it first
+		 * (the old image is gone, so it ends). */
+		restart_copier(s, p);
 		maps_close(p->maps);
 		p->maps = NULL;
 		reader_close(p->r);
@@ -583,6 +638,10 @@ static int open_procs(struct sampler *s)
 			p->maps_time = now_ns();
 		else
 			p->maps = NULL;
+		if ((e = start_copier(s, p)) != 0) {
+			fail_run(s, e, "cannot start the copier thread");
+			return e;
+		}
 	}
 	return 0;
 }
@@ -684,7 +743,7 @@ static void detach_at(struct sampler *s, struct thr *t, int status)
 	if (t->outstanding) {
 		t->outstanding = 0;
 		s->outstanding--;
-		s->st->lost[LOST_THREAD_EXITED]++;
+		sampler_lose(s, t, LOST_THREAD_EXITED, 1);
 	}
 	t->gone = 1;
 }
@@ -769,6 +828,7 @@ static void teardown(struct sampler *s)
 	free(s->thr);
 	snap_free_all(s);
 	for (size_t i = 0; i < s->nprocs; i++) {
+		sampler_copier_stop(s->procs[i].copier); /* before its reader */
 		maps_close(s->procs[i].maps);
 		reader_close(s->procs[i].r);
 	}

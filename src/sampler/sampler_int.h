@@ -30,9 +30,12 @@
 enum { TAG_SIGNAL = 1, TAG_DURATION, TAG_TICK, TAG_IDLE };
 #define PERF_TAG (1ull << 32)
 
+struct copier;
+
 struct proc {
 	pid_t pid;
 	struct reader *r;
+	struct copier *copier;     /* with --max-stop: copies that can be given up on */
 	struct maps *maps;         /* NULL if unreadable: then stack_size is copied */
 	uint64_t maps_time;        /* when maps were last read */
 	int nthreads;
@@ -103,6 +106,21 @@ void sampler_trigger_close(struct sampler *s, struct thr *t);
 void sampler_trigger_drain(struct sampler *s, struct thr *t);
 void sampler_raise_fd_limit(void);
 int sampler_paranoid_level(void);
+
+/* sampler.c: count a lost sample of thread t (and tell the consumer whose). */
+void sampler_lose(struct sampler *s, const struct thr *t, enum lost_reason why, uint64_t n);
+
+/* copier.c: a stack copy the tracer can stop waiting for. */
+int sampler_copier_start(struct copier **out, size_t cap);
+void sampler_copier_stop(struct copier *c);
+/* Bytes copied into the copier's buffer (sampler_copier_bytes), -errno,
+ * -ETIMEDOUT past deadline_ns (the copy goes on and is dropped when it ends),
+ * or -EBUSY while an earlier copy that was given up on still waits. */
+ssize_t sampler_copier_copy(struct copier *c, struct reader *r, pid_t tid, uint64_t addr,
+			    size_t len, uint64_t deadline_ns);
+int sampler_copier_busy(const struct copier *c);
+pid_t sampler_copier_tid(const struct copier *c);
+const uint8_t *sampler_copier_bytes(const struct copier *c);
 
 /* strategy.c: where and at which priority stops are served. */
 void sampler_move_to(struct sampler *s, int cpu);

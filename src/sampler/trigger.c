@@ -120,7 +120,7 @@ void sampler_trigger_drain(struct sampler *s, struct thr *t)
 		} else if (h.type == PERF_RECORD_LOST && len >= sizeof(h) + 16) {
 			uint64_t lost;
 			memcpy(&lost, rec + sizeof(h) + 8, sizeof(lost));
-			s->st->lost[LOST_TRIGGER_OVERRUN] += lost;
+			sampler_lose(s, t, LOST_TRIGGER_OVERRUN, lost);
 		}
 		tail += h.size;
 	}

@@ -79,7 +79,8 @@ static void on_tick(void *ctx, const struct sample_stats *st, double elapsed)
 static struct sampler_events events(struct tally *t)
 {
 	memset(t, 0, sizeof(*t));
-	return (struct sampler_events){ t, on_sample, on_new, on_exit_ev, on_exec, on_tick };
+	return (struct sampler_events){ .ctx = t, .sample = on_sample, .thread_new = on_new,
+					.thread_exit = on_exit_ev, .exec = on_exec, .tick = on_tick };
 }
 
 /* Helper threads in this process block what the sampler reads from its

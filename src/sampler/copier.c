@@ -1,0 +1,164 @@
+/* copier.c — the stack copy, done by a thread of its own so that the tracer
+ * can give up waiting for it.
+ *
+ * process_vm_readv and /proc/PID/mem wait for the target's mmap_lock, and no
+ * signal but a fatal one interrupts that wait; a sibling of the sampled thread
+ * that holds the lock for write (mprotect over a large region, fork) keeps
+ * the read waiting for tens of milliseconds (shared/measurements §3b), and
+ * the sampled thread stopped all that time. So the tracer hands the copy to
+ * this thread and waits for it at most until the --max-stop deadline; past
+ * it the tracer resumes the thread and the late copy is thrown away when it
+ * lands. The copier writes into its own buffer, so nothing the tracer owns
+ * is written late, and the tracer takes the bytes out after the resume.
+ *
+ * The hand-off is one futex word on each side. The copier follows the
+ * tracer's CPU and scheduling policy (sampler_copier_follow), so that waking
+ * it is a switch between two threads of one process on one CPU, not an IPI. */
+#include "sampler_int.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+enum { C_IDLE, C_REQUEST, C_DONE, C_QUIT };
+
+struct copier {
+	pthread_t thread;
+	_Atomic pid_t tid;
+	_Atomic uint32_t state;
+	_Atomic int abandoned;     /* the tracer stopped waiting for this copy */
+	struct reader *r;
+	pid_t target_tid;
+	uint64_t addr;
+	size_t len;
+	ssize_t result;
+	uint8_t *buf;
+	size_t cap;
+};
+
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *)word, op, val, ts, NULL, 0);
+}
+
+static void set_state(struct copier *c, uint32_t v)
+{
+	atomic_store_explicit(&c->state, v, memory_order_release);
+	futex(&c->state, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+static void *copier_main(void *arg)
+{
+	struct copier *c = arg;
+	atomic_store(&c->tid, (pid_t)syscall(SYS_gettid));
+	for (;;) {
+		uint32_t st = atomic_load_explicit(&c->state, memory_order_acquire);
+		if (st == C_QUIT)
+			return NULL;
+		if (st != C_REQUEST) {
+			futex(&c->state, FUTEX_WAIT_PRIVATE, st, NULL);
+			continue;
+		}
+		c->result = reader_copy(c->r, c->target_tid, c->addr, c->buf, c->len);
+		/* A copy the tracer gave up on is dropped here: the copier is
+		 * free again only now, and the tracer sees that. */
+		if (atomic_exchange(&c->abandoned, 0)) {
+			uint32_t expect = C_REQUEST;
+			atomic_compare_exchange_strong(&c->state, &expect, C_IDLE);
+			continue;
+		}
+		set_state(c, C_DONE);
+	}
+}
+
+int sampler_copier_start(struct copier **out, size_t cap)
+{
+	struct copier *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cap = cap;
+	if (!(c->buf = malloc(cap))) {
+		free(c);
+		return -ENOMEM;
+	}
+	/* The copier must not take the signals the tracer reads from its
+	 * signalfd: it inherits the blocked mask of its creator, which is set. */
+	int e = pthread_create(&c->thread, NULL, copier_main, c);
+	if (e) {
+		free(c->buf);
+		free(c);
+		return -e;
+	}
+	while (!atomic_load(&c->tid))
+		sched_yield();
+	*out = c;
+	return 0;
+}
+
+void sampler_copier_stop(struct copier *c)
+{
+	if (!c)
+		return;
+	/* A copy still blocked on the target's mmap_lock ends when the lock
+	 * is released; the join waits for that (it is bounded by the writer). */
+	set_state(c, C_QUIT);
+	pthread_join(c->thread, NULL);
+	free(c->buf);
+	free(c);
+}
+
+int sampler_copier_busy(const struct copier *c)
+{
+	return atomic_load_explicit(&c->state, memory_order_acquire) == C_REQUEST;
+}
+
+pid_t sampler_copier_tid(const struct copier *c)
+{
+	return atomic_load(&c->tid);
+}
+
+ssize_t sampler_copier_copy(struct copier *c, struct reader *r, pid_t tid, uint64_t addr,
+			    size_t len, uint64_t deadline_ns)
+{
+	if (sampler_copier_busy(c))
+		return -EBUSY;
+	/* Idle, or done with a copy given up on after it had finished: the
+	 * copier waits, so the flag of the old copy can be cleared. */
+	atomic_store(&c->abandoned, 0);
+	c->r = r;
+	c->target_tid = tid;
+	c->addr = addr;
+	c->len = len < c->cap ? len : c->cap;
+	set_state(c, C_REQUEST);
+	for (;;) {
+		uint32_t st = atomic_load_explicit(&c->state, memory_order_acquire);
+		if (st == C_DONE) {
+			atomic_store_explicit(&c->state, C_IDLE, memory_order_relaxed);
+			return c->result;
+		}
+		uint64_t now = now_ns();
+		if (now >= deadline_ns) {
+			atomic_store(&c->abandoned, 1);
+			/* It may have finished between the load and the flag. */
+			uint32_t expect = C_DONE;
+			if (atomic_compare_exchange_strong(&c->state, &expect, C_IDLE)) {
+				atomic_store(&c->abandoned, 0);
+				return c->result;
+			}
+			return -ETIMEDOUT;
+		}
+		struct timespec ts = { (time_t)((deadline_ns - now) / 1000000000u),
+				       (long)((deadline_ns - now) % 1000000000u) };
+		futex(&c->state, FUTEX_WAIT_PRIVATE, st, &ts);
+	}
+}
+
+const uint8_t *sampler_copier_bytes(const struct copier *c)
+{
+	return c->buf;
+}
