@@ -40,6 +40,32 @@ struct profile_sample {   /* one (stack, thread) pair */
 	uint64_t weight_ns;
 };
 
+/* What sampling cost one thread: its stops, and the samples it lost. Kept in
+ * full for the first PROFILE_MAX_THREAD_COSTS threads sampled; later ones are
+ * added up into one entry whose thread is PROFILE_NONE ("other threads"), so
+ * that thread churn cannot grow a profile by 24 KiB per thread. */
+#define PROFILE_MAX_THREAD_COSTS 256
+
+struct profile_thread_cost {
+	uint32_t thread;          /* index into threads[], or PROFILE_NONE */
+	uint64_t samples;
+	uint64_t lost[LOST_NREASONS];
+	struct hist stop_ns, int_to_stop_ns, copy_ns;
+};
+
+/* The target's mmap_lock as the kernel's tracepoints saw it while recording. */
+struct profile_lock {
+	uint32_t available;       /* 0: not traced; note says why */
+	char note[160];
+	uint64_t target_acquisitions;
+	uint64_t target_waits;    /* the target's threads waiting for their mmap_lock */
+	struct hist target_wait_ns;
+	uint64_t self_acquisitions; /* remprof taking the target's mmap_lock */
+	uint64_t reads;           /* stack reads remprof did */
+	struct hist self_wait_ns;
+	uint64_t events, lost_events; /* lost_events > 0: the counts are lower bounds */
+};
+
 struct profile {
 	/* facts */
 	char *cmdline;
@@ -54,6 +80,10 @@ struct profile {
 	uint64_t start_unix_ns;
 	uint64_t duration_ns;
 	struct sample_stats stats;
+	uint64_t max_stop_ns;     /* --max-stop; 0 = unbounded */
+	uint32_t stop_bounded;    /* 0: stops were not bounded (max-stop 0, or the peek reader) */
+	struct profile_lock lock;
+	struct profile_thread_cost *costs; size_t ncosts;
 
 	struct profile_frame *frames;   size_t nframes;
 	struct profile_stack *stacks;   size_t nstacks;
@@ -84,6 +114,10 @@ uint32_t profile_thread(struct profile *p, pid_t pid, pid_t tid, const char *nam
 void profile_thread_rename(struct profile *p, uint32_t thread, const char *name);
 void profile_add_sample(struct profile *p, uint32_t stack, uint32_t thread, uint64_t weight_ns);
 /* An exact duplicate (path, build-id, range) is stored once. */
+/* Account one served stop (or, with lost >= 0, one lost sample of that
+ * reason) to the thread's cost. durations may be NULL for a lost sample. */
+void profile_add_cost(struct profile *p, uint32_t thread, int lost, uint64_t stop_ns,
+		      uint64_t int_to_stop_ns, uint64_t copy_ns);
 void profile_add_module(struct profile *p, const char *path, const char *build_id,
 			uint64_t start, uint64_t end);
 /* Command line and PIDs (copied); 0 or -ENOMEM. */

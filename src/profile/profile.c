@@ -134,6 +134,8 @@ struct profile *profile_new(void)
 	}
 	snprintf(p->version, sizeof(p->version), "%s", REMPROF_VERSION);
 	sample_stats_init(&p->stats);
+	hist_init(&p->lock.target_wait_ns);
+	hist_init(&p->lock.self_wait_ns);
 	return p;
 }
 
@@ -159,6 +161,7 @@ void profile_free(struct profile *p)
 	free(p->samples);
 	free(p->cmdline);
 	free(p->pids);
+	free(p->costs);
 	if (p->index) {
 		free(p->index->frames.slots);
 		free(p->index->stacks.slots);
@@ -394,8 +397,57 @@ int profile_set_facts(struct profile *p, const char *cmdline, const pid_t *pids,
 		memcpy(v, pids, npids * sizeof(*v));
 	free(p->cmdline);
 	free(p->pids);
+	free(p->costs);
 	p->cmdline = c;
 	p->pids = v;
 	p->npids = npids;
 	return 0;
+}
+
+static struct profile_thread_cost *cost_new(struct profile *p, uint32_t thread)
+{
+	struct profile_thread_cost *v = realloc(p->costs, (p->ncosts + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	p->costs = v;
+	struct profile_thread_cost *c = &p->costs[p->ncosts++];
+	memset(c, 0, sizeof(*c));
+	c->thread = thread;
+	hist_init(&c->stop_ns);
+	hist_init(&c->int_to_stop_ns);
+	hist_init(&c->copy_ns);
+	return c;
+}
+
+/* The entry of thread, or the "other threads" one once the table is full.
+ * A linear search: it is bounded by PROFILE_MAX_THREAD_COSTS + 1 and the
+ * record pipeline caches the answer per thread. */
+struct profile_thread_cost *profile_cost_of(struct profile *p, uint32_t thread)
+{
+	struct profile_thread_cost *others = NULL;
+	for (size_t i = 0; i < p->ncosts; i++) {
+		if (p->costs[i].thread == thread)
+			return &p->costs[i];
+		if (p->costs[i].thread == PROFILE_NONE)
+			others = &p->costs[i];
+	}
+	if (p->ncosts - (others != NULL) < PROFILE_MAX_THREAD_COSTS)
+		return cost_new(p, thread);
+	return others ? others : cost_new(p, PROFILE_NONE);
+}
+
+void profile_add_cost(struct profile *p, uint32_t thread, int lost, uint64_t stop_ns,
+		      uint64_t int_to_stop_ns, uint64_t copy_ns)
+{
+	struct profile_thread_cost *c = profile_cost_of(p, thread);
+	if (!c)
+		return;
+	if (lost >= 0 && lost < LOST_NREASONS) {
+		c->lost[lost]++;
+		return;
+	}
+	c->samples++;
+	hist_add(&c->stop_ns, stop_ns);
+	hist_add(&c->int_to_stop_ns, int_to_stop_ns);
+	hist_add(&c->copy_ns, copy_ns);
 }

@@ -42,10 +42,13 @@ enum section_tag {
 	TAG_THRD = TAG('T', 'H', 'R', 'D'),
 	TAG_SMPL = TAG('S', 'M', 'P', 'L'),
 	TAG_STAT = TAG('S', 'T', 'A', 'T'),
+	TAG_INTR = TAG('I', 'N', 'T', 'R'), /* optional: files before it have none */
 };
 
-/* Histogram ids in the STAT section. */
+/* Histogram ids in the STAT section (and per thread in INTR). */
 enum { HIST_STOP, HIST_INT_TO_STOP, HIST_COPY, HIST_NIDS };
+/* ... and those of the mmap_lock figures in INTR. */
+enum { HIST_LOCK_TARGET_WAIT = 16, HIST_LOCK_SELF_WAIT };
 
 /* ================= writing ================= */
 
@@ -321,6 +324,37 @@ static void put_stats(struct buf *b, const struct sample_stats *s)
 	put_hist(b, HIST_COPY, &s->copy_ns);
 }
 
+/* What sampling cost the target: the stop bound, the mmap_lock figures and
+ * each thread's stops and losses. */
+static void put_intr(struct buf *b, const struct profile *p)
+{
+	const struct profile_lock *k = &p->lock;
+	put_u64(b, p->max_stop_ns);
+	put_u32(b, p->stop_bounded);
+	put_u32(b, k->available);
+	put_str(b, k->note);
+	put_u64(b, k->target_acquisitions);
+	put_u64(b, k->target_waits);
+	put_u64(b, k->self_acquisitions);
+	put_u64(b, k->reads);
+	put_u64(b, k->events);
+	put_u64(b, k->lost_events);
+	put_hist(b, HIST_LOCK_TARGET_WAIT, &k->target_wait_ns);
+	put_hist(b, HIST_LOCK_SELF_WAIT, &k->self_wait_ns);
+	put_u32(b, (uint32_t)p->ncosts);
+	for (size_t i = 0; i < p->ncosts; i++) {
+		const struct profile_thread_cost *c = &p->costs[i];
+		put_u32(b, c->thread);
+		put_u64(b, c->samples);
+		put_u32(b, LOST_NREASONS);
+		for (int r = 0; r < LOST_NREASONS; r++)
+			put_u64(b, c->lost[r]);
+		put_hist(b, HIST_STOP, &c->stop_ns);
+		put_hist(b, HIST_INT_TO_STOP, &c->int_to_stop_ns);
+		put_hist(b, HIST_COPY, &c->copy_ns);
+	}
+}
+
 static int encode(const struct profile *p, struct buf *b)
 {
 	struct strtab t = { 0 };
@@ -339,6 +373,9 @@ static int encode(const struct profile *p, struct buf *b)
 	put_tables(b, p, &t, &nsec);
 	at = section_begin(b, TAG_STAT);
 	put_stats(b, &p->stats);
+	section_end(b, at, &nsec);
+	at = section_begin(b, TAG_INTR);
+	put_intr(b, p);
 	section_end(b, at, &nsec);
 
 	int oom = b->oom || t.oom;
@@ -464,22 +501,25 @@ static uint32_t get_count(struct cur *c, size_t min_size)
 	return c->bad ? 0 : n;
 }
 
+/* Known sections; the first NREQUIRED must be present. */
+enum { S_META, S_STRS, S_MODS, S_FRMS, S_STKS, S_THRD, S_SMPL, S_STAT, S_INTR, NSECTIONS };
+#define NREQUIRED S_INTR
+
 struct loader {
 	struct profile *p;
 	char *err;
 	size_t errlen;
 	char **strs;        /* the string table, NUL-terminated copies */
 	uint32_t nstrs;
-	struct cur sec[8];  /* payload of each known section, by known_tags[] order */
-	int have[8];
+	struct cur sec[NSECTIONS];  /* payload of each known section, by known_tags[] order */
+	int have[NSECTIONS];
 };
 
-static const uint32_t known_tags[8] = {
-	TAG_META, TAG_STRS, TAG_MODS, TAG_FRMS, TAG_STKS, TAG_THRD, TAG_SMPL, TAG_STAT,
+static const uint32_t known_tags[NSECTIONS] = {
+	TAG_META, TAG_STRS, TAG_MODS, TAG_FRMS, TAG_STKS, TAG_THRD, TAG_SMPL, TAG_STAT, TAG_INTR,
 };
-enum { S_META, S_STRS, S_MODS, S_FRMS, S_STKS, S_THRD, S_SMPL, S_STAT };
-static const char *const section_names[8] = {
-	"META", "STRS", "MODS", "FRMS", "STKS", "THRD", "SMPL", "STAT",
+static const char *const section_names[NSECTIONS] = {
+	"META", "STRS", "MODS", "FRMS", "STKS", "THRD", "SMPL", "STAT", "INTR",
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -773,6 +813,82 @@ static int load_stat(struct loader *l, struct cur *c)
 	return err;
 }
 
+/* A histogram of INTR: its id must be the one expected at that place. */
+static int load_hist_as(struct loader *l, struct cur *c, struct hist *h, uint32_t want)
+{
+	uint32_t id = get_u32(c);
+	if (c->bad)
+		return fail(l, "corrupt file: INTR section truncated");
+	if (id != want)
+		return fail(l, "corrupt file: INTR histogram %u where %u belongs", id, want);
+	return load_hist(l, c, h, id);
+}
+
+static int load_cost(struct loader *l, struct cur *c, struct profile_thread_cost *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->thread = get_u32(c);
+	k->samples = get_u64(c);
+	uint32_t nlost = get_count(c, 8);
+	for (uint32_t r = 0; r < nlost; r++) {
+		uint64_t v = get_u64(c);
+		if (r < LOST_NREASONS)
+			k->lost[r] = v;
+	}
+	if (c->bad)
+		return fail(l, "corrupt file: INTR section truncated");
+	if (k->thread != PROFILE_NONE && k->thread >= l->p->nthreads)
+		return fail(l, "corrupt file: thread cost of thread %u of %zu", k->thread, l->p->nthreads);
+	int err;
+	if ((err = load_hist_as(l, c, &k->stop_ns, HIST_STOP)) ||
+	    (err = load_hist_as(l, c, &k->int_to_stop_ns, HIST_INT_TO_STOP)) ||
+	    (err = load_hist_as(l, c, &k->copy_ns, HIST_COPY)))
+		return err;
+	if (k->stop_ns.count != k->samples)
+		return fail(l, "corrupt file: thread cost counts do not add up");
+	return 0;
+}
+
+static int load_intr(struct loader *l, struct cur *c)
+{
+	struct profile *p = l->p;
+	struct profile_lock *k = &p->lock;
+	p->max_stop_ns = get_u64(c);
+	p->stop_bounded = get_u32(c);
+	k->available = get_u32(c);
+	int err = get_inline_str(l, c, k->note, sizeof(k->note), NULL, "lock note");
+	if (err)
+		return err;
+	k->target_acquisitions = get_u64(c);
+	k->target_waits = get_u64(c);
+	k->self_acquisitions = get_u64(c);
+	k->reads = get_u64(c);
+	k->events = get_u64(c);
+	k->lost_events = get_u64(c);
+	if ((err = load_hist_as(l, c, &k->target_wait_ns, HIST_LOCK_TARGET_WAIT)) ||
+	    (err = load_hist_as(l, c, &k->self_wait_ns, HIST_LOCK_SELF_WAIT)))
+		return err;
+	/* Each cost is at least its thread, count, lost count and three empty
+	 * histograms: 4 + 8 + 4 + 3 * 40 bytes. */
+	uint32_t n = get_count(c, 136);
+	if (c->bad)
+		return fail(l, "corrupt file: INTR section truncated");
+	if (n > PROFILE_MAX_THREAD_COSTS + 1)
+		return fail(l, "corrupt file: %u thread costs", n);
+	p->costs = calloc(n ? n : 1, sizeof(*p->costs));
+	if (!p->costs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		if ((err = load_cost(l, c, &p->costs[i])))
+			return err;
+		p->ncosts++;
+		for (uint32_t j = 0; j < i; j++)
+			if (p->costs[j].thread == p->costs[i].thread)
+				return fail(l, "corrupt file: two costs of thread %u", p->costs[i].thread);
+	}
+	return 0;
+}
+
 static int check_header(struct loader *l, const uint8_t *d, size_t size)
 {
 	if (size == 0)
@@ -815,7 +931,7 @@ static int scan_sections(struct loader *l, const uint8_t *d, size_t size)
 		const uint8_t *body = get_bytes(&c, (size_t)len);
 		if (crc != (uint32_t)crc32_z(0L, body, (z_size_t)len))
 			return fail(l, "corrupt file: section %u checksum mismatch", i + 1);
-		for (int k = 0; k < 8; k++) {
+		for (int k = 0; k < NSECTIONS; k++) {
 			if (tag != known_tags[k])
 				continue;
 			if (l->have[k]++)
@@ -825,7 +941,7 @@ static int scan_sections(struct loader *l, const uint8_t *d, size_t size)
 	}
 	if (c.left)
 		return fail(l, "corrupt file: %zu bytes after the last section", c.left);
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < NREQUIRED; k++)
 		if (!l->have[k])
 			return fail(l, "corrupt file: no %s section", section_names[k]);
 	return 0;
@@ -844,6 +960,8 @@ static int decode(struct loader *l, const uint8_t *d, size_t size)
 	static const int order[] = { S_META, S_STRS, S_MODS, S_FRMS, S_STKS, S_THRD, S_SMPL, S_STAT };
 	for (size_t i = 0; !err && i < sizeof(order) / sizeof(order[0]); i++)
 		err = steps[i](l, &l->sec[order[i]]);
+	if (!err && l->have[S_INTR])
+		err = load_intr(l, &l->sec[S_INTR]);
 	if (err == -ENOMEM)
 		fail(l, "out of memory");
 	return err;

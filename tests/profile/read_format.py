@@ -66,7 +66,7 @@ def main():
         path = os.path.join(d, "p.rpf")
         subprocess.run([sys.argv[1], "--write", path], check=True)
         s = read(path)
-    assert set(s) == {"META", "STRS", "MODS", "FRMS", "STKS", "THRD", "SMPL", "STAT"}, s.keys()
+    assert set(s) == {"META", "STRS", "MODS", "FRMS", "STKS", "THRD", "SMPL", "STAT", "INTR"}, s.keys()
 
     m = s["META"]
     meta = [m.string() for _ in range(4)]
@@ -137,7 +137,35 @@ def main():
             expect[bucket_of(x)] = expect.get(bucket_of(x), 0) + 1
         assert buckets == expect, (hid, buckets, expect)
     assert not want, "histograms missing: %s" % want
+
+    t = s["INTR"]
+    max_stop, bounded, available = t.take("QII")
+    note = t.string()
+    counts = t.take("QQQQQQ")
+    hists = [read_hist(t) for _ in range(2)]
+    assert hists == [(16, 3), (17, 1)], hists
+    ncosts = t.take("I")
+    costs = []
+    for _ in range(ncosts):
+        thread, samples = t.take("IQ")
+        lost = [t.take("Q") for _ in range(t.take("I"))]
+        ids = [read_hist(t) for _ in range(3)]
+        costs.append((thread, samples, lost, ids))
+    assert t.at == len(t.data), "INTR has trailing bytes"
+    intr = (max_stop, bounded, available, note, counts, costs)
+    want_intr = (2000000, 1, 1, "", (10, 3, 8, 2, 40, 0),
+                 [(0, 2, [0, 0, 0, 0, 1], [(0, 2), (1, 2), (2, 2)]),
+                  (0xffffffff, 1, [0] * 5, [(0, 1), (1, 1), (2, 1)])])
+    assert intr == want_intr, intr
     return 0
+
+
+def read_hist(t):
+    """Skips one histogram of INTR; returns (id, count)."""
+    hid, count, total, lo, hi = t.take("IQQQQ")
+    for _ in range(t.take("I")):
+        t.take("IQ")
+    return (hid, count)
 
 
 if __name__ == "__main__":

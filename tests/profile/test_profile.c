@@ -73,6 +73,23 @@ static struct profile *make_profile(void)
 		hist_add(&s->copy_ns, v);
 	}
 	hist_add(&s->int_to_stop_ns, 15000);
+
+	p->max_stop_ns = 2000000;
+	p->stop_bounded = 1;
+	struct profile_lock *k = &p->lock;
+	k->available = 1;
+	k->target_acquisitions = 10;
+	k->target_waits = 3;
+	k->self_acquisitions = 8;
+	k->reads = 2;
+	k->events = 40;
+	for (int i = 0; i < 3; i++)
+		hist_add(&k->target_wait_ns, 1000u << i);
+	hist_add(&k->self_wait_ns, 777);
+	profile_add_cost(p, t1, -1, 30000, 20000, 4000);
+	profile_add_cost(p, t1, -1, 31000, 21000, 4100);
+	profile_add_cost(p, t1, LOST_READ_BLOCKED, 0, 0, 0);
+	profile_add_cost(p, PROFILE_NONE, -1, 90000, 80000, 5000); /* "other threads" */
 	return p;
 }
 
@@ -156,6 +173,12 @@ static void compare_profiles(const struct profile *a, const struct profile *b)
 	CHECK(a->start_unix_ns == b->start_unix_ns);
 	CHECK(a->duration_ns == b->duration_ns);
 	CHECK(memcmp(&a->stats, &b->stats, sizeof(a->stats)) == 0);
+	CHECK(a->max_stop_ns == b->max_stop_ns);
+	CHECK_EQ_INT(a->stop_bounded, b->stop_bounded);
+	CHECK(memcmp(&a->lock, &b->lock, sizeof(a->lock)) == 0);
+	CHECK_EQ_INT(a->ncosts, b->ncosts);
+	for (size_t i = 0; i < a->ncosts; i++)
+		CHECK(memcmp(&a->costs[i], &b->costs[i], sizeof(a->costs[i])) == 0);
 
 	CHECK_EQ_INT(a->nframes, b->nframes);
 	for (size_t i = 0; i < a->nframes; i++) {
