@@ -16,5 +16,8 @@ int output_text(const struct profile *p, FILE *out, const struct output_options 
 int output_folded(const struct profile *p, FILE *out, const struct output_options *o);
 /* The short summary record prints at the end (top functions, samples, stop percentiles). */
 int output_summary(const struct profile *p, FILE *out);
+/* What sampling cost the target: stop/interrupt/copy percentiles, the stop
+ * bound, mmap_lock waits and acquisitions; with per_thread, a row per thread. */
+int output_intrusion(const struct profile *p, FILE *out, int per_thread);
 
 #endif

@@ -19,6 +19,7 @@ struct sample_stats {
 	uint64_t samples;          /* stops served and stored */
 	uint64_t lost[LOST_NREASONS];
 	uint64_t partial_reads;    /* stored, but the stack copy ended early */
+	uint64_t reads;            /* stack copies attempted (not kept in the profile file) */
 	uint64_t threads_seen;
 	uint64_t cpu_time_ns;      /* CPU time the samples stand for (sum of weights) */
 	struct hist stop_ns;       /* interrupt sent -> thread resumed */

@@ -293,6 +293,7 @@ static void merge_stats(struct sample_stats *dst, const struct sample_stats *src
 	for (int i = 0; i < LOST_NREASONS; i++)
 		dst->lost[i] += src->lost[i];
 	dst->partial_reads += src->partial_reads;
+	dst->reads += src->reads;
 	if (src->threads_seen > dst->threads_seen)
 		dst->threads_seen = src->threads_seen;
 	dst->cpu_time_ns += src->cpu_time_ns;
@@ -429,7 +430,7 @@ static int one_run(struct bench *b, struct bench_run *run)
 		workload_kill(&w);
 		return -1;
 	}
-	run->lock.reads = run->sampler.samples + run->sampler.lost[LOST_READ_FAILED];
+	run->lock.reads = run->sampler.reads;
 	run->lock.acquisitions_per_read =
 		run->lock.reads ? (double)run->lock.self_acquisitions / (double)run->lock.reads : 0;
 	return workload_collect(b, &w, run);

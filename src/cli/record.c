@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "remprof/attach.h"
+#include "remprof/lockwatch.h"
 #include "remprof/maps.h"
 #include "remprof/output.h"
 #include "remprof/proc.h"
@@ -37,10 +39,21 @@ static const char record_usage[] =
 	"                          very slow), auto (default: vmreadv)\n"
 	"      --stack-size BYTES  copy at most this much stack per sample (default 64K;\n"
 	"                          suffixes K and M)\n"
+	"      --max-stop TIME     resume a sampled thread after at most TIME even when its\n"
+	"                          stack copy waits for the target's mmap_lock (a sibling's\n"
+	"                          mprotect or fork); the sample is then lost as \"read\n"
+	"                          blocked\". Units us, ms, s (default 2ms); 0 = unbounded.\n"
+	"                          The peek reader cannot be bounded: its copies must be made\n"
+	"                          by the tracing thread itself, so they are always waited for.\n"
 	"      --idle              wall-clock sampling of every thread, so that blocked time\n"
 	"                          shows under its blocking stack (interrupts sleeping threads;\n"
 	"                          some blocking calls, e.g. epoll_wait, may see EINTR)\n"
 	"  -o, --output FILE       the profile to write (default remprof.data)\n"
+	"\n"
+	"Every profile also records what sampling cost the target: per thread, the stop\n"
+	"time, interrupt-to-stop latency and copy time (histograms), lost samples by\n"
+	"reason, and, where tracefs and the mmap_lock tracepoints are available, the\n"
+	"target's mmap_lock waits and remprof's own acquisitions of it per read.\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"With -- COMMAND, remprof starts the command, profiles it until it exits and\n"
@@ -55,6 +68,7 @@ struct record_options {
 	enum reader_kind reader;
 	size_t stack_size;
 	int idle;
+	uint64_t max_stop_ns;
 	const char *output;
 	char **command;
 };
@@ -102,6 +116,7 @@ struct recording {
 	uint32_t *frame_ids;           /* scratch: one stack's frames */
 	uint64_t *pcs;
 	int status_line;               /* a live status line on stderr */
+	struct lockwatch *lockwatch;   /* NULL without tracefs / mmap_lock tracepoints */
 };
 
 static int parse_pids(const char *s, struct record_options *o)
@@ -143,9 +158,25 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* "2ms", "500us", "1.5s", "0": nanoseconds, or -1. */
+static int parse_time(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || !(v >= 0))
+		return -1;
+	double unit = !strcmp(end, "s") ? 1e9 : !strcmp(end, "ms") ? 1e6 :
+		      !strcmp(end, "us") ? 1e3 : !strcmp(end, "ns") ? 1 : (*end || v != 0) ? -1 : 1;
+	if (unit < 0 || v * unit > 3600e9)
+		return -1;
+	*out = (uint64_t)(v * unit);
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct record_options *o)
 {
-	enum { OPT_READER = 256, OPT_STACK, OPT_IDLE };
+	enum { OPT_READER = 256, OPT_STACK, OPT_IDLE, OPT_MAX_STOP };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "freq", required_argument, NULL, 'F' },
@@ -153,12 +184,14 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{ "reader", required_argument, NULL, OPT_READER },
 		{ "stack-size", required_argument, NULL, OPT_STACK },
 		{ "idle", no_argument, NULL, OPT_IDLE },
+		{ "max-stop", required_argument, NULL, OPT_MAX_STOP },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	*o = (struct record_options){ .freq_hz = 1000, .reader = READER_AUTO,
-				      .stack_size = 64 << 10, .output = "remprof.data" };
+				      .stack_size = 64 << 10, .max_stop_ns = 2000000,
+				      .output = "remprof.data" };
 	opterr = 0;
 	optind = 1;
 	int c;
@@ -197,6 +230,10 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 			break;
 		case OPT_IDLE:
 			o->idle = 1;
+			break;
+		case OPT_MAX_STOP:
+			if (parse_time(optarg, &o->max_stop_ns) < 0)
+				return cli_error(EXIT_USAGE, "bad --max-stop '%s' (expected e.g. 2ms, 500us, 0)", optarg);
 			break;
 		case 'o':
 			o->output = optarg;
@@ -386,6 +423,9 @@ static void forget_thread(struct recording *rec, pid_t tid)
 static void on_sample(void *ctx, const struct snapshot *s)
 {
 	struct recording *rec = ctx;
+	/* What the stop cost counts whether or not the stack unwinds. */
+	profile_add_cost(rec->profile, thread_index(rec, s->pid, s->tid), -1, s->stop_ns,
+			 s->int_to_stop_ns, s->copy_ns);
 	struct target *t = target_of(rec, s->pid);
 	if (!t || !t->unwinder) {
 		rec->stats->lost[LOST_UNWIND_FAILED]++;
@@ -415,6 +455,12 @@ static void on_sample(void *ctx, const struct snapshot *s)
 	profile_add_sample(rec->profile, stack, thread_index(rec, s->pid, s->tid), s->weight_ns);
 }
 
+static void on_lost(void *ctx, pid_t pid, pid_t tid, enum lost_reason why)
+{
+	struct recording *rec = ctx;
+	profile_add_cost(rec->profile, thread_index(rec, pid, tid), (int)why, 0, 0, 0);
+}
+
 static void on_thread_exit(void *ctx, pid_t pid, pid_t tid)
 {
 	(void)pid;
@@ -438,6 +484,8 @@ static void on_exec(void *ctx, pid_t pid)
 static void on_tick(void *ctx, const struct sample_stats *st, double elapsed_s)
 {
 	struct recording *rec = ctx;
+	if (rec->lockwatch)
+		lockwatch_poll(rec->lockwatch); /* before the kernel's buffers overrun */
 	if (!rec->status_line)
 		return;
 	uint64_t lost = 0;
@@ -472,6 +520,50 @@ static void record_facts(struct recording *rec)
 	p->idle = (uint32_t)o->idle;
 	p->stack_size = (uint32_t)o->stack_size;
 	p->start_unix_ns = unix_now_ns();
+	p->max_stop_ns = o->max_stop_ns;
+	p->stop_bounded = o->max_stop_ns && strcmp(p->reader, "peek") != 0;
+}
+
+/* The mmap_lock tracepoints, for the intrusion figures; without them the
+ * recording goes on and the profile says why. */
+static void lockwatch_start(struct recording *rec)
+{
+	struct record_options *o = rec->opt;
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	int err = lockwatch_open(&rec->lockwatch, o->pids, o->npids, &self, 1);
+	if (err == 0)
+		return;
+	rec->lockwatch = NULL;
+	snprintf(rec->profile->lock.note, sizeof(rec->profile->lock.note), "%s",
+		 err == -ENOENT ? "no tracefs or no mmap_lock tracepoints on this kernel"
+		 : err == -EACCES || err == -EPERM ? "not permitted to use tracefs (needs root)"
+						   : strerror(-err));
+	fprintf(stderr, "remprof: mmap_lock waits not recorded: %s\n", rec->profile->lock.note);
+}
+
+static void lockwatch_finish(struct recording *rec)
+{
+	struct lockwatch *lw = rec->lockwatch;
+	if (!lw)
+		return;
+	struct sample_stats *st = rec->stats;
+	struct profile_lock *k = &rec->profile->lock;
+	struct lockwatch_results r;
+	lockwatch_poll(lw);
+	lockwatch_count_reads(lw, st->reads);
+	if (lockwatch_results(lw, &r) == 0) {
+		k->available = 1;
+		k->target_acquisitions = r.target.acquisitions;
+		k->target_waits = r.target.wait_ns.count;
+		k->target_wait_ns = r.target.wait_ns;
+		k->self_acquisitions = r.self.acquisitions;
+		k->self_wait_ns = r.self.wait_ns;
+		k->reads = r.reads;
+		k->events = r.events;
+		k->lost_events = r.lost;
+	}
+	lockwatch_close(lw);
+	rec->lockwatch = NULL;
 }
 
 static void record_modules(struct recording *rec)
@@ -546,21 +638,23 @@ static int run(struct recording *rec)
 				"its samples will be lost\n", (int)o->pids[i], strerror(-err));
 	}
 	record_facts(rec);
+	lockwatch_start(rec);
 
 	struct sampler_config cfg = {
 		.pids = o->pids, .npids = o->npids, .spawned = spawned, .freq_hz = o->freq_hz,
 		.idle = o->idle, .stack_size = o->stack_size, .reader = o->reader,
-		.duration_s = o->duration_s,
+		.duration_s = o->duration_s, .max_stop_ns = o->max_stop_ns,
 	};
 	struct sampler_events ev = {
 		.ctx = rec, .sample = on_sample, .thread_exit = on_thread_exit, .exec = on_exec,
-		.tick = on_tick,
+		.tick = on_tick, .lost = on_lost,
 	};
 	struct sampler_result res = { 0 };
 	/* A spawned child is released by the sampler once its trigger is armed. */
 	sampler_run(&cfg, &ev, rec->stats, &res);
 	if (rec->status_line)
 		fputs("\r\033[K", stderr);
+	lockwatch_finish(rec);
 
 	if (res.end == SAMPLER_END_ERROR)
 		return cli_error(res.error == -EPERM || res.error == -EACCES ? EXIT_PERMISSION
@@ -596,6 +690,7 @@ int cmd_record(int argc, char **argv)
 		.status_line = isatty(STDERR_FILENO),
 	};
 	code = run(&rec);
+	lockwatch_close(rec.lockwatch); /* on paths that did not finish it */
 
 	for (size_t i = 0; i < rec.ntargets; i++)
 		target_close(&rec.targets[i]);

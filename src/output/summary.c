@@ -9,20 +9,6 @@
 
 #define SUMMARY_ROWS 10
 
-static void print_percentiles(const char *what, const struct hist *h, FILE *out)
-{
-	static const double ps[] = { 50, 90, 99, 99.9 };
-	static const char *const names[] = { "p50", "p90", "p99", "p99.9" };
-	fprintf(out, "%-18s", what);
-	if (!h->count) {
-		fputs(" no samples\n", out);
-		return;
-	}
-	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
-		fprintf(out, " %s %.1f", names[i], (double)hist_percentile(h, ps[i]) / 1e3);
-	fprintf(out, " max %.1f  (%llu)\n", (double)h->max / 1e3, (unsigned long long)h->count);
-}
-
 static void print_samples(const struct sample_stats *st, FILE *out)
 {
 	uint64_t lost = 0;
@@ -67,9 +53,7 @@ int output_summary(const struct profile *p, FILE *out)
 	if (!shown)
 		fputs("  (no samples)\n", out);
 	print_samples(&p->stats, out);
-	fputs("target cost in us:\n", out);
-	print_percentiles("  stopped", &p->stats.stop_ns, out);
-	print_percentiles("  stack copy", &p->stats.copy_ns, out);
+	output_intrusion(p, out, 0);
 	free(order);
 	func_table_free(&t);
 	return stream_status(out);

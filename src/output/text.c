@@ -329,6 +329,10 @@ int output_text(const struct profile *p, FILE *out, const struct output_options 
 			err = print_top(&t, 1, rows, out);
 		if (!err)
 			err = print_threads(p, &t, by_weight, out);
+		if (!err) {
+			fputc('\n', out);
+			err = output_intrusion(p, out, 1);
+		}
 		if (!err)
 			err = print_tree(p, &t, by_weight, out);
 	}

@@ -14,7 +14,10 @@
 #define PAGE 4096u
 /* process_vm_readv stops at the first iovec it cannot read completely, so
  * one iovec per page makes the short read end at the first unreadable page
- * instead of failing the whole copy. */
+ * instead of failing the whole copy. But the kernel takes the target's
+ * mmap_lock once per remote iovec, so that is only the fallback: the whole
+ * range as one iovec first (the usual case: the caller asks for what its
+ * map says is there), per page only when that fails. */
 #define VM_IOV_MAX 64
 
 struct reader {
@@ -69,7 +72,7 @@ int reader_open(struct reader **out, pid_t pid, enum reader_kind kind)
 	return 0;
 }
 
-static ssize_t copy_vmreadv(struct reader *r, uint64_t addr, void *buf, size_t len)
+static ssize_t copy_vmreadv_paged(struct reader *r, uint64_t addr, void *buf, size_t len)
 {
 	size_t done = 0;
 	while (done < len) {
@@ -97,6 +100,20 @@ static ssize_t copy_vmreadv(struct reader *r, uint64_t addr, void *buf, size_t l
 			break;
 	}
 	return (ssize_t)done;
+}
+
+static ssize_t copy_vmreadv(struct reader *r, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t got;
+	do
+		got = process_vm_readv(r->pid, &local, 1, &remote, 1, 0);
+	while (got < 0 && errno == EINTR);
+	if (got == (ssize_t)len)
+		return got;
+	if (got < 0 && errno != EFAULT)
+		return -errno;
+	return copy_vmreadv_paged(r, addr, buf, len);
 }
 
 static ssize_t copy_procmem(struct reader *r, uint64_t addr, void *buf, size_t len)

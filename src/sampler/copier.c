@@ -11,9 +11,12 @@
  * lands. The copier writes into its own buffer, so nothing the tracer owns
  * is written late, and the tracer takes the bytes out after the resume.
  *
- * The hand-off is one futex word on each side. The copier follows the
- * tracer's CPU and scheduling policy (sampler_copier_follow), so that waking
- * it is a switch between two threads of one process on one CPU, not an IPI. */
+ * The hand-off is one futex word. The copier is moved to the tracer's CPU
+ * before each copy (a sleeping thread's affinity is just a mask to change),
+ * so that waking it is a switch between two threads of one process on one
+ * CPU, not an IPI; and it runs SCHED_FIFO where permitted, so that it gets
+ * that CPU the moment the tracer waits, however many of the target's threads
+ * are runnable there. It only ever copies or sleeps. */
 #include "sampler_int.h"
 
 #include <errno.h>
@@ -30,6 +33,7 @@ enum { C_IDLE, C_REQUEST, C_DONE, C_QUIT };
 struct copier {
 	pthread_t thread;
 	_Atomic pid_t tid;
+	int cpu;                   /* where it was last put, -1: anywhere */
 	_Atomic uint32_t state;
 	_Atomic int abandoned;     /* the tracer stopped waiting for this copy */
 	struct reader *r;
@@ -96,6 +100,9 @@ int sampler_copier_start(struct copier **out, size_t cap)
 	}
 	while (!atomic_load(&c->tid))
 		sched_yield();
+	c->cpu = -1;
+	struct sched_param rt = { .sched_priority = 1 };
+	sched_setscheduler(c->tid, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt); /* best effort */
 	*out = c;
 	return 0;
 }
@@ -130,6 +137,13 @@ ssize_t sampler_copier_copy(struct copier *c, struct reader *r, pid_t tid, uint6
 	/* Idle, or done with a copy given up on after it had finished: the
 	 * copier waits, so the flag of the old copy can be cleared. */
 	atomic_store(&c->abandoned, 0);
+	int cpu = sched_getcpu();
+	if (cpu >= 0 && cpu != c->cpu) {
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		c->cpu = sched_setaffinity(c->tid, sizeof(one), &one) == 0 ? cpu : -1;
+	}
 	c->r = r;
 	c->target_tid = tid;
 	c->addr = addr;

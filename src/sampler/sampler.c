@@ -349,6 +349,7 @@ static void sample_stop(struct sampler *s, struct thr *t, int how, int sig)
 	int miss;
 	size_t want = stack_len(s, t, sp, &miss);
 	uint64_t c0 = now_ns();
+	s->st->reads++;
 	struct copier *cp = t->p->copier;
 	ssize_t got = cp ? sampler_copier_copy(cp, t->p->r, t->tid, sp, want,
 					       seen + s->cfg->max_stop_ns)

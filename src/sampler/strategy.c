@@ -10,30 +10,6 @@ static int cpu_allowed(const struct sampler *s, int cpu)
 	return cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &s->allowed);
 }
 
-/* The copiers go where the tracer goes and run as it does: waking one is
- * then a switch between threads of one process on one CPU. */
-static void copiers_follow(struct sampler *s)
-{
-	for (size_t i = 0; i < s->nprocs; i++) {
-		struct copier *c = s->procs[i].copier;
-		if (!c)
-			continue;
-		pid_t tid = sampler_copier_tid(c);
-		cpu_set_t one;
-		CPU_ZERO(&one);
-		if (s->cur_cpu >= 0)
-			CPU_SET(s->cur_cpu, &one);
-		sched_setaffinity(tid, sizeof(cpu_set_t), s->cur_cpu >= 0 ? &one : &s->allowed);
-		if (s->old_policy < 0)
-			continue;
-		struct sched_param rt = { .sched_priority = 1 };
-		if (s->rt_on)
-			sched_setscheduler(tid, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt);
-		else
-			sched_setscheduler(tid, s->old_policy, &s->old_param);
-	}
-}
-
 /* Move ourselves to the due thread's CPU: a ptrace stop issued from the same
  * CPU needs no IPI and no halted-vCPU wake-up (~15 µs here, against ~125 µs
  * across CPUs; measurements §0.2). */
@@ -44,10 +20,8 @@ void sampler_move_to(struct sampler *s, int cpu)
 	cpu_set_t one;
 	CPU_ZERO(&one);
 	CPU_SET(cpu, &one);
-	if (sched_setaffinity(0, sizeof(one), &one) == 0) {
+	if (sched_setaffinity(0, sizeof(one), &one) == 0)
 		s->cur_cpu = cpu;
-		copiers_follow(s);
-	}
 }
 
 /* How stops are served depends on whether the target's busy threads
@@ -77,10 +51,8 @@ static void set_realtime(struct sampler *s, int on)
 		return;
 	struct sched_param rt = { .sched_priority = 1 };
 	if (on ? sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) == 0
-	       : sched_setscheduler(0, s->old_policy, &s->old_param) == 0) {
+	       : sched_setscheduler(0, s->old_policy, &s->old_param) == 0)
 		s->rt_on = on;
-		copiers_follow(s);
-	}
 }
 
 static void set_placement(struct sampler *s, int on)
@@ -89,7 +61,6 @@ static void set_placement(struct sampler *s, int on)
 	if (!on && s->cur_cpu >= 0) {
 		sched_setaffinity(0, sizeof(s->allowed), &s->allowed);
 		s->cur_cpu = -1;
-		copiers_follow(s);
 	}
 }
 

@@ -151,7 +151,8 @@ static void test_pruning_and_counts(void)
 	free(s);
 	s = render(summary_fn, p, NULL);
 	expect_in(s, "(no samples)");
-	expect_in(s, "  stopped          no samples\n");
+	expect_in(s, "  stopped                none\n");
+	expect_in(s, "  mmap_lock: not traced\n");
 	free(s);
 	profile_free(p);
 }
@@ -165,10 +166,11 @@ static void test_summary(const struct profile *p)
 	expect_in(s, "samples: 12 taken, 3 lost (thread exited 1, read failed 2), 1 partial reads, "
 		     "2 threads seen\n");
 	/* 1..1000 us, buckets within 1/16: p99 and p99.9 clamp to the max */
-	expect_in(s, "  stopped          p50 ");
-	expect_in(s, " p99.9 1000.0 max 1000.0  (1000)\n");
-	expect_in(s, "  stack copy       p50 ");
-	expect_in(s, " max 100.0  (1000)\n");
+	expect_in(s, "  stopped                p50 ");
+	expect_in(s, " p99.9 1000.0 max 1000.0  (n=1000)\n");
+	expect_in(s, "  stack copy             p50 ");
+	expect_in(s, " max 100.0  (n=1000)\n");
+	expect_in(s, "  stops not bounded (--max-stop 0)\n");
 	free(s);
 }
 
@@ -284,8 +286,52 @@ static void test_random_profiles(void)
 	}
 }
 
+static int intrusion_fn(const struct profile *p, FILE *f, const struct output_options *o)
+{
+	(void)o;
+	return output_intrusion(p, f, 1);
+}
+
+/* The cost figures: the bound, the lock counts and one row per thread. */
+static void test_intrusion(void)
+{
+	struct profile *p = profile_new();
+	CHECK(p);
+	snprintf(p->reader, sizeof(p->reader), "procmem");
+	p->max_stop_ns = 2000000;
+	p->stop_bounded = 1;
+	p->stats.lost[LOST_READ_BLOCKED] = 4;
+	p->lock.available = 1;
+	p->lock.self_acquisitions = 40;
+	p->lock.reads = 10;
+	p->lock.target_waits = 2;
+	hist_add(&p->lock.target_wait_ns, 3000000);
+	hist_add(&p->lock.target_wait_ns, 1000000);
+	uint32_t t = profile_thread(p, 7, 8, "worker");
+	profile_add_cost(p, t, -1, 20000, 15000, 3000);
+	profile_add_cost(p, t, LOST_READ_BLOCKED, 0, 0, 0);
+	profile_add_cost(p, PROFILE_NONE, -1, 50000, 40000, 4000);
+	char *s = render(intrusion_fn, p, NULL);
+	expect_in(s, "  stops bounded at 2 ms (--max-stop): 4 samples lost as read blocked\n");
+	expect_in(s, "  mmap_lock: the target waited 2 times for its lock (total 4.000 ms)\n");
+	expect_in(s, "  mmap_lock: remprof took the target's lock 40 times in 10 stack reads (4.00 per read)\n");
+	expect_in(s, "  worker (8)                      1      1 ");
+	expect_in(s, "  (other threads)                 1      0 ");
+	free(s);
+	p->lock.available = 0;
+	snprintf(p->lock.note, sizeof(p->lock.note), "no tracefs");
+	snprintf(p->reader, sizeof(p->reader), "peek");
+	p->stop_bounded = 0;
+	s = render(intrusion_fn, p, NULL);
+	expect_in(s, "  mmap_lock: not traced: no tracefs\n");
+	expect_in(s, "  stops not bounded: the peek reader copies from the tracing thread itself\n");
+	free(s);
+	profile_free(p);
+}
+
 int main(void)
 {
+	test_intrusion();
 	struct profile *p = make_known_profile();
 	test_folded(p);
 	test_text(p);
