@@ -8,9 +8,12 @@
 set -eu
 
 # Everything the build, the tests (g++ for examples/cxx, strace for a tracer
-# that is not remprof, binutils' c++filt) and the demo need.
+# that is not remprof, binutils' c++filt, rsvg-convert for compare's plot) and
+# the demo need: json-c for bench results, libtracefs/libtraceevent for the
+# mmap_lock tracepoints.
 PACKAGES="build-essential g++ meson ninja-build pkg-config libunwind-dev libdw-dev libelf-dev
-libiberty-dev zlib1g-dev python3 binutils elfutils strace"
+libiberty-dev zlib1g-dev libjson-c-dev libtracefs-dev libtraceevent-dev python3 binutils
+elfutils strace librsvg2-bin"
 
 cd "$(dirname "$0")"
 BUILD=${BUILD:-build}
