@@ -3,7 +3,7 @@ count follows the CPU time the target really used during the recording."""
 
 import e2e
 
-DURATION = 3
+DURATION = 4
 
 
 class Counts(e2e.TestCase):
@@ -21,7 +21,9 @@ class Counts(e2e.TestCase):
     def check_rate(self, freq):
         samples, cpu_s, stacks = self.record_counting("split", [0], freq)
         expected = freq * cpu_s
-        self.assertGreater(cpu_s, 0.5, "the target hardly ran (%.2f s CPU)" % cpu_s)
+        # A precondition, not a check of remprof: on a crowded machine the
+        # target may get little CPU, and /proc counts it in 10 ms ticks.
+        self.assertGreater(cpu_s, 0.3, "the target hardly ran (%.2f s CPU)" % cpu_s)
         self.assertLessEqual(abs(samples - expected), 0.15 * expected,
                              "%d samples at -F %d for %.2f CPU-seconds, expected %.0f ± 15%%"
                              % (samples, freq, cpu_s, expected))
