@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "remprof/attach.h"
+#include "remprof/doctor.h"
 #include "remprof/lockwatch.h"
 #include "remprof/maps.h"
 #include "remprof/output.h"
@@ -36,7 +37,9 @@ static const char record_usage[] =
 	"                          remprof gets SIGINT, SIGTERM or SIGHUP)\n"
 	"      --reader R          how the stack is copied: vmreadv (process_vm_readv),\n"
 	"                          procmem (pread of /proc/PID/mem), peek (PTRACE_PEEKDATA,\n"
-	"                          very slow), auto (default: vmreadv)\n"
+	"                          very slow), auto (default: procmem where this kernel\n"
+	"                          reads /proc/PID/mem without the target's mmap_lock,\n"
+	"                          vmreadv elsewhere; see remprof doctor)\n"
 	"      --stack-size BYTES  copy at most this much stack per sample (default 64K;\n"
 	"                          suffixes K and M)\n"
 	"      --max-stop TIME     resume a sampled thread after at most TIME even when its\n"
@@ -609,10 +612,21 @@ static int exit_status_of(int wstatus)
 	return EXIT_FAILURE_INTERNAL;
 }
 
+/* --reader auto: the cheapest correct reader for this kernel. procmem goes
+ * through __access_remote_vm(), which kernels with the per-VMA-lock fast
+ * path serve without the target's mmap_lock; elsewhere it takes the lock
+ * once per page and process_vm_readv (once per call) is the better one. */
+static enum reader_kind resolve_auto(void)
+{
+	return doctor_procmem_takes_mmap_lock() == 0 ? READER_PROCMEM : READER_VMREADV;
+}
+
 static int run(struct recording *rec)
 {
 	struct record_options *o = rec->opt;
 	int spawned = o->command != NULL;
+	if (o->reader == READER_AUTO)
+		o->reader = resolve_auto();
 
 	if (spawned) {
 		pid_t child;
