@@ -9,10 +9,10 @@
 #include <math.h>
 #include <string.h>
 
-#define PANEL_W 900
+#define PANEL_W 1020
 #define PANEL_H 330
 #define MARGIN_L 80
-#define MARGIN_R 260   /* room for the legend */
+#define MARGIN_R 340   /* room for the legend */
 #define MARGIN_T 40
 #define MARGIN_B 50
 #define X_NINES 4.0    /* up to p99.99 */
