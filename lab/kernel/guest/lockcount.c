@@ -79,7 +79,13 @@ static void parse_trace(char *mm, size_t mmsz, int want_pid, struct counts *c)
 		pid = dash ? atoi(dash + 1) : -1;
 		if (sscanf(m + 4, "%63s", tok) != 1)
 			continue;
-		if (!mm[0]) {
+		/*
+	 * Hashed pointers print as "(____ptrval____)" until the kernel has
+	 * entropy, which a TCG guest may never get: boot with no_hash_pointers.
+	 */
+	if (strstr(mm, "ptrval"))
+		fprintf(stderr, "lockcount: mm pointers are not printed (boot with no_hash_pointers); counts include the reader's own mm\n");
+	if (!mm[0]) {
 			if (pid == want_pid)
 				snprintf(mm, mmsz, "%s", tok);
 			else
@@ -89,6 +95,8 @@ static void parse_trace(char *mm, size_t mmsz, int want_pid, struct counts *c)
 			c->other_mm++;
 			continue;
 		}
+		if (getenv("LOCKCOUNT_DUMP"))
+			fprintf(stderr, "trace: %s] %s", line, br + 1);
 		if (!strncmp(ev, "mmap_lock_start_locking", 23))
 			c->start++;
 		else if (!strncmp(ev, "mmap_lock_acquire_returned", 26)) {
@@ -160,6 +168,12 @@ int main(int argc, char **argv)
 		die("target mprotect");
 	tfs_write("tracing_on", "0");
 	parse_trace(mm, sizeof(mm), pid, &cnt);
+	/*
+	 * Hashed pointers print as "(____ptrval____)" until the kernel has
+	 * entropy, which a TCG guest may never get: boot with no_hash_pointers.
+	 */
+	if (strstr(mm, "ptrval"))
+		fprintf(stderr, "lockcount: mm pointers are not printed (boot with no_hash_pointers); counts include the reader's own mm\n");
 	if (!mm[0]) {
 		fprintf(stderr, "lockcount: no mmap_lock event from the target; tracepoints missing?\n");
 		kill(pid, SIGKILL);
@@ -206,13 +220,13 @@ int main(int argc, char **argv)
 		       "\"released\":%lu,\"acq_per_read\":%.3f,\"acq_per_page\":%.3f,"
 		       "\"acq_per_word\":%.4f,\"acquired_by_other_tasks\":%lu,"
 		       "\"other_mm_events\":%lu,"
-		       "\"trace_lost\":%lu,\"us_per_read\":%.1f}\n",
+		       "\"trace_lost\":%lu,\"us_per_read\":%.1f,\"target_mm\":\"%s\"}\n",
 		       reader_name(r), nreads, len, bad, cnt.start, cnt.acquired,
 		       cnt.failed, cnt.released, (double)cnt.acquired / nreads,
 		       (double)cnt.acquired / (nreads * pages),
 		       (double)cnt.acquired / (nreads * (len / sizeof(long))),
 		       cnt.acquired_other_pid, cnt.other_mm, cnt.written - cnt.in_buffer,
-		       (t1 - t0) / nreads);
+		       (t1 - t0) / nreads, mm);
 		fflush(stdout);
 	}
 	tfs_write("events/mmap_lock/enable", "0");
