@@ -65,6 +65,47 @@ def record(args, duration=None):
     return r
 
 
+def tracer_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
+def record_traced_cpu(pid, args, duration):
+    """`remprof record ARGS` against pid; returns (result, CPU seconds the
+    target used while remprof was its tracer). The recording is the time the
+    target is traced — remprof's own start-up before the attach and its exit
+    after the detach are not — as seen by polling TracerPid every 5 ms."""
+    p = subprocess.Popen([REMPROF, "record"] + [str(a) for a in args],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + duration + SLACK_S
+        before = after = None
+        while after is None and time.monotonic() < deadline:
+            traced = tracer_of(pid) == p.pid
+            if before is None and traced:
+                before = cpu_ticks(pid)
+            elif before is not None and not traced:
+                after = cpu_ticks(pid)
+            elif p.poll() is not None:
+                break
+            time.sleep(0.005)
+        _, err = p.communicate(timeout=max(1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("remprof record did not finish in time") from e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if p.returncode != 0:
+        raise AssertionError("remprof record exited %d: %s" % (p.returncode, err))
+    if before is None or after is None:
+        raise AssertionError("did not see remprof attach and detach (TracerPid of %d)" % pid)
+    return err, (after - before) / ticks_per_s()
+
+
 def report(path, *args):
     r = run_remprof(["report", path] + list(args), timeout=SLACK_S)
     if r.returncode != 0:

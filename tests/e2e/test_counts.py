@@ -8,12 +8,12 @@ DURATION = 4
 
 class Counts(e2e.TestCase):
     def record_counting(self, name, args, freq):
-        """Samples recorded and the CPU seconds the target used meanwhile."""
+        """Samples recorded and the CPU seconds the target used while it was
+        traced (utime + stime from /proc/PID/stat at attach and at detach)."""
         out = self.out = self.path("counts.data")
         with e2e.Target(name, *args) as t:
-            before = e2e.cpu_ticks(t.pid)
-            e2e.record(["-p", t.pid, "-F", freq, "-d", DURATION, "-o", out], DURATION)
-            cpu_s = (e2e.cpu_ticks(t.pid) - before) / e2e.ticks_per_s()
+            self.summary, cpu_s = e2e.record_traced_cpu(
+                t.pid, ["-p", t.pid, "-F", freq, "-d", DURATION, "-o", out], DURATION)
             self.assertUntracedAndRunning(t)
         stacks = e2e.folded(out)
         return e2e.total(stacks), cpu_s, stacks
@@ -25,8 +25,8 @@ class Counts(e2e.TestCase):
         # target may get little CPU, and /proc counts it in 10 ms ticks.
         self.assertGreater(cpu_s, 0.3, "the target hardly ran (%.2f s CPU)" % cpu_s)
         self.assertLessEqual(abs(samples - expected), 0.15 * expected,
-                             "%d samples at -F %d for %.2f CPU-seconds, expected %.0f ± 15%%"
-                             % (samples, freq, cpu_s, expected))
+                             "%d samples at -F %d for %.2f CPU-seconds, expected %.0f ± 15%%\n%s"
+                             % (samples, freq, cpu_s, expected, self.summary))
 
     def test_rate_1000hz(self):
         self.check_rate(1000)
@@ -39,7 +39,8 @@ class Counts(e2e.TestCase):
         expected = 1000 * cpu_s
         self.assertGreaterEqual(samples, 0.90 * expected,
                                 "%d samples of 16 busy threads for %.2f CPU-seconds at 1 kHz, "
-                                "expected at least 90%% of %.0f" % (samples, cpu_s, expected))
+                                "expected at least 90%% of %.0f\n%s" % (samples, cpu_s, expected,
+                                                                        self.summary))
         self.assertLessEqual(samples, 1.15 * expected,
                              "%d samples for %.2f CPU-seconds at 1 kHz: more than F x CPU time"
                              % (samples, cpu_s))
