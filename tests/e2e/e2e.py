@@ -7,7 +7,6 @@ tests/e2e/meson.build sets. Every process a test starts is killed when the
 test ends, also when it fails."""
 
 import os
-import signal
 import subprocess
 import tempfile
 import time

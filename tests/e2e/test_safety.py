@@ -2,7 +2,6 @@
 exiting, SIGINT/SIGTERM/SIGHUP, or SIGKILL of remprof itself — every thread
 of the target is left running and untraced."""
 
-import os
 import signal
 import subprocess
 import time
