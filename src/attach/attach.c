@@ -277,6 +277,11 @@ static void spawn_child(char *const argv[], int go_fd, int err_fd)
 	char c;
 	while (read(go_fd, &c, 1) < 0 && errno == EINTR)
 		;
+	/* remprof blocks SIGINT/SIGTERM/SIGHUP to read them from a signalfd;
+	 * the command must not inherit that (a blocked mask survives exec). */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvp(argv[0], argv);
 	int e = errno;
 	write_all(err_fd, &e, sizeof(e));

@@ -10,7 +10,6 @@
 #include "cli/cli.h"
 #include "remprof/doctor.h"
 
-int cmd_doctor(int argc, char **argv);
 
 static const char doctor_usage[] =
 	"usage: remprof doctor [-p PID]\n"

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -694,6 +695,18 @@ int cmd_record(int argc, char **argv)
 	int code = parse_options(argc, argv, &opt);
 	if (code)
 		return code < 0 ? EXIT_OK : code;
+
+	/* From here on SIGINT, SIGTERM and SIGHUP wait for the sampler, which
+	 * reads them from a signalfd and ends the recording in order: one that
+	 * came during the set-up (attaching, the tracefs instance) must not kill
+	 * remprof half-way. They stay blocked to the end: one that arrives while
+	 * the profile is written is dropped with the process. */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 
 	struct sample_stats stats;
 	sample_stats_init(&stats);

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """remprof doctor through its command function: exit codes and the plain-words
 answer, against a real child process.
-usage: test_doctor_cli.py DRIVER            (tests/intrusion/doctor_driver)
-       test_doctor_cli.py REMPROF doctor    (the real binary)"""
+usage: test_doctor_cli.py REMPROF doctor     (the real binary)"""
 import os
 import subprocess
 import sys
