@@ -102,6 +102,7 @@ struct target {
 	struct symbolizer *symbolizer;
 	struct frame_cache frames;
 	unsigned maps_generation;      /* of the map the cache was filled from */
+	int opened;                    /* tried (on its first sample) */
 };
 
 struct thread_slot {
@@ -273,11 +274,26 @@ static int attach_error_exit(enum attach_error e)
 	}
 }
 
+static int target_open(struct target *t, pid_t pid, enum reader_kind kind);
+
+/* The target of pid, its map and caches opened on its first sample: after
+ * the thread was resumed, so that opening files and reading symbol tables
+ * never happens while the target is traced but not yet sampled. */
 static struct target *target_of(struct recording *rec, pid_t pid)
 {
-	for (size_t i = 0; i < rec->ntargets; i++)
-		if (rec->targets[i].pid == pid)
-			return &rec->targets[i];
+	for (size_t i = 0; i < rec->ntargets; i++) {
+		struct target *t = &rec->targets[i];
+		if (t->pid != pid)
+			continue;
+		if (!t->opened) {
+			t->opened = 1;
+			int err = target_open(t, pid, rec->opt->reader);
+			if (err < 0)
+				fprintf(stderr, "remprof: warning: pid %d: cannot read its memory map: %s; "
+					"its samples are lost\n", (int)pid, strerror(-err));
+		}
+		return t;
+	}
 	return NULL;
 }
 
@@ -479,8 +495,7 @@ static void on_exec(void *ctx, pid_t pid)
 	if (!t)
 		return;
 	target_close(t);
-	if (target_open(t, pid, rec->opt->reader) < 0)
-		target_close(t);
+	t->opened = 0; /* opened again on its next sample */
 	free(rec->profile->cmdline);
 	rec->profile->cmdline = proc_cmdline(pid);
 }
@@ -542,7 +557,8 @@ static void lockwatch_start(struct recording *rec)
 		 err == -ENOENT ? "no tracefs or no mmap_lock tracepoints on this kernel"
 		 : err == -EACCES || err == -EPERM ? "not permitted to use tracefs (needs root)"
 						   : strerror(-err));
-	fprintf(stderr, "remprof: mmap_lock waits not recorded: %s\n", rec->profile->lock.note);
+	if (o->command)
+		fprintf(stderr, "remprof: mmap_lock waits not recorded: %s\n", rec->profile->lock.note);
 }
 
 static void lockwatch_finish(struct recording *rec)
@@ -628,6 +644,11 @@ static int run(struct recording *rec)
 	int spawned = o->command != NULL;
 	if (o->reader == READER_AUTO)
 		o->reader = resolve_auto();
+	/* The tracefs instance before attaching: the target is traced only
+	 * once everything that takes time is ready. Its note is printed once
+	 * the attach succeeded (an attach error is the one line then). */
+	if (!spawned)
+		lockwatch_start(rec);
 
 	if (spawned) {
 		pid_t child;
@@ -646,14 +667,13 @@ static int run(struct recording *rec)
 
 	rec->ntargets = o->npids;
 	rec->targets = calloc(o->npids, sizeof(*rec->targets));
-	for (size_t i = 0; i < o->npids; i++) {
-		int err = target_open(&rec->targets[i], o->pids[i], o->reader);
-		if (err < 0)
-			fprintf(stderr, "remprof: warning: pid %d: cannot read its memory map: %s; "
-				"its samples will be lost\n", (int)o->pids[i], strerror(-err));
-	}
+	for (size_t i = 0; i < o->npids; i++)
+		rec->targets[i].pid = o->pids[i];
 	record_facts(rec);
-	lockwatch_start(rec);
+	if (spawned)
+		lockwatch_start(rec);
+	else if (rec->profile->lock.note[0])
+		fprintf(stderr, "remprof: mmap_lock waits not recorded: %s\n", rec->profile->lock.note);
 
 	struct sampler_config cfg = {
 		.pids = o->pids, .npids = o->npids, .spawned = spawned, .freq_hz = o->freq_hz,
