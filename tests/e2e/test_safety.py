@@ -76,11 +76,12 @@ class Safety(e2e.TestCase):
 
     def test_thread_churn(self):
         out = self.path("churn.data")
-        with e2e.Target("churn", 5) as t:
+        # 8 s: it must still be running, for a while, after the recording.
+        with e2e.Target("churn", 8) as t:
             e2e.record(["-p", t.pid, "-d", 3, "-o", out], 3)
             self.assertUntracedAndRunning(t, cpu_seconds=0.1)
             # ... and it runs to completion, unharmed.
-            self.assertEqual(t.proc.wait(timeout=10), 0, "churn failed")
+            self.assertEqual(t.proc.wait(timeout=15), 0, "churn failed")
         self.assertShareAtLeast(e2e.folded(out), "churn_worker", 0.80)
 
 
