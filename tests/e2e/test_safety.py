@@ -2,6 +2,7 @@
 exiting, SIGINT/SIGTERM/SIGHUP, or SIGKILL of remprof itself — every thread
 of the target is left running and untraced."""
 
+import os
 import signal
 import subprocess
 import time
@@ -64,6 +65,18 @@ class Safety(e2e.TestCase):
                 p.kill()
                 p.wait()
                 self.assertUntracedAndRunning(t)
+                self.remove_tracefs_instance(p.pid)
+
+    @staticmethod
+    def remove_tracefs_instance(pid):
+        """A SIGKILLed remprof cannot remove the tracefs instance it made for
+        the mmap_lock tracepoints; remove it, so that the test leaves the
+        machine's tracing state as it found it."""
+        for root in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
+            path = "%s/instances/remprof-%d" % (root, pid)
+            if os.path.isdir(path):
+                os.rmdir(path)
+                return
 
     def test_target_exits(self):
         out = self.path("exit.data")
