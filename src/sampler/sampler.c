@@ -165,8 +165,8 @@ static void deliver(struct sampler *s, int yield)
 			break;
 	}
 	s->npending -= i;
-	memmove(s->pending, s->pending + i, s->npending * sizeof(*s->pending));
 	if (s->npending) {
+		memmove(s->pending, s->pending + i, s->npending * sizeof(*s->pending));
 		s->oldest_snap = s->pending[0]->time_ns;
 		return;
 	}
