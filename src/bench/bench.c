@@ -90,7 +90,7 @@ static int sleep_until(struct bench *b, uint64_t deadline)
 }
 
 /* The workload: $REMPROF_JITTER, or next to this remprof in the build tree
- * (build/src/remprof -> build/examples/jitter/jitter), or installed beside it
+ * (build/src/remprof -> build/examples/jitter/remprof-jitter), or installed beside it
  * (bin/remprof -> libexec/remprof/remprof-jitter). */
 static int find_jitter(struct bench *b)
 {
@@ -109,7 +109,7 @@ static int find_jitter(struct bench *b)
 		return -1;
 	self[n] = '\0';
 	const char *dir = dirname(self);
-	static const char *const rel[] = { "../examples/jitter/jitter", "../libexec/remprof/remprof-jitter" };
+	static const char *const rel[] = { "../examples/jitter/remprof-jitter", "../libexec/remprof/remprof-jitter" };
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
 		snprintf(b->jitter, sizeof(b->jitter), "%s/%s", dir, rel[i]);
 		if (access(b->jitter, X_OK) == 0)
