@@ -437,7 +437,9 @@ static void case_exec(void)
 	CHECK_EQ_INT(t.execs, 1);
 	CHECK(res.child_reaped);
 	CHECK(WIFEXITED(res.child_status) && WEXITSTATUS(res.child_status) == 0);
-	CHECK(st.samples > 50);
+	/* 500 ms of spinning before the exec: even a thread that gets a tenth of a
+	 * CPU on a crowded machine is sampled (the count itself is test_busy1's). */
+	CHECK(st.samples > 10);
 }
 
 static void case_signal_end(void)
