@@ -638,6 +638,23 @@ static enum reader_kind resolve_auto(void)
 	return doctor_procmem_takes_mmap_lock() == 0 ? READER_PROCMEM : READER_VMREADV;
 }
 
+/* The targets' maps and caches, before attaching: reading ELF files and
+ * symbol tables then costs the target nothing (it is not traced yet), and
+ * the first samples are not held up behind it. A target that cannot be
+ * opened now (it may not exist: attach says so in its one line) is tried
+ * again on its first sample. */
+static void open_targets_early(struct recording *rec)
+{
+	struct record_options *o = rec->opt;
+	rec->ntargets = o->npids;
+	rec->targets = calloc(o->npids, sizeof(*rec->targets));
+	for (size_t i = 0; i < o->npids; i++) {
+		struct target *t = &rec->targets[i];
+		t->pid = o->pids[i];
+		t->opened = target_open(t, t->pid, o->reader) == 0;
+	}
+}
+
 static int run(struct recording *rec)
 {
 	struct record_options *o = rec->opt;
@@ -647,8 +664,10 @@ static int run(struct recording *rec)
 	/* The tracefs instance before attaching: the target is traced only
 	 * once everything that takes time is ready. Its note is printed once
 	 * the attach succeeded (an attach error is the one line then). */
-	if (!spawned)
+	if (!spawned) {
 		lockwatch_start(rec);
+		open_targets_early(rec);
+	}
 
 	if (spawned) {
 		pid_t child;
@@ -665,10 +684,12 @@ static int run(struct recording *rec)
 			return code;
 	}
 
-	rec->ntargets = o->npids;
-	rec->targets = calloc(o->npids, sizeof(*rec->targets));
-	for (size_t i = 0; i < o->npids; i++)
-		rec->targets[i].pid = o->pids[i];
+	if (!rec->targets) {
+		rec->ntargets = o->npids;
+		rec->targets = calloc(o->npids, sizeof(*rec->targets));
+		for (size_t i = 0; i < o->npids; i++)
+			rec->targets[i].pid = o->pids[i];
+	}
 	record_facts(rec);
 	if (spawned)
 		lockwatch_start(rec);
