@@ -177,3 +177,22 @@ uint32_t *func_table_sorted(const struct func_table *t, int total)
 	qsort_r(v, t->nfuncs, sizeof(*v), total ? by_total : by_self, t->funcs);
 	return v;
 }
+
+/* "N lost", with the reasons in parentheses when there are any. */
+void print_lost(const struct sample_stats *st, FILE *out)
+{
+	uint64_t lost = 0;
+	for (int i = 0; i < LOST_NREASONS; i++)
+		lost += st->lost[i];
+	fprintf(out, "%llu lost", (unsigned long long)lost);
+	const char *sep = " (";
+	for (int i = 0; i < LOST_NREASONS; i++) {
+		if (!st->lost[i])
+			continue;
+		fprintf(out, "%s%s %llu", sep, lost_reason_name((enum lost_reason)i),
+			(unsigned long long)st->lost[i]);
+		sep = ", ";
+	}
+	if (lost)
+		fputc(')', out);
+}

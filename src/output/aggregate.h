@@ -47,5 +47,7 @@ const char *printable(const char *s, char *buf, size_t len);
 const char *func_display(const struct func_stat *f, char *buf, size_t len);
 /* 0, or -EIO when the stream has failed. */
 int stream_status(FILE *out);
+/* "N lost" and, when N > 0, " (reason n, reason m)". */
+void print_lost(const struct sample_stats *st, FILE *out);
 
 #endif

@@ -11,20 +11,9 @@
 
 static void print_samples(const struct sample_stats *st, FILE *out)
 {
-	uint64_t lost = 0;
-	for (int i = 0; i < LOST_NREASONS; i++)
-		lost += st->lost[i];
-	fprintf(out, "samples: %llu taken, %llu lost", (unsigned long long)st->samples,
-		(unsigned long long)lost);
-	const char *sep = " (";
-	for (int i = 0; i < LOST_NREASONS; i++) {
-		if (!st->lost[i])
-			continue;
-		fprintf(out, "%s%s %llu", sep, lost_reason_name((enum lost_reason)i),
-			(unsigned long long)st->lost[i]);
-		sep = ", ";
-	}
-	fprintf(out, "%s, %llu partial reads, %llu threads seen\n", lost ? ")" : "",
+	fprintf(out, "samples: %llu taken, ", (unsigned long long)st->samples);
+	print_lost(st, out);
+	fprintf(out, ", %llu partial reads, %llu threads seen\n",
 		(unsigned long long)st->partial_reads, (unsigned long long)st->threads_seen);
 }
 

@@ -27,24 +27,6 @@ static void format_duration(uint64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%.1f us", (double)ns / 1e3);
 }
 
-static void print_lost(const struct sample_stats *st, FILE *out)
-{
-	uint64_t lost = 0;
-	for (int i = 0; i < LOST_NREASONS; i++)
-		lost += st->lost[i];
-	fprintf(out, "%llu lost", (unsigned long long)lost);
-	const char *sep = " (";
-	for (int i = 0; i < LOST_NREASONS; i++) {
-		if (!st->lost[i])
-			continue;
-		fprintf(out, "%s%s %llu", sep, lost_reason_name((enum lost_reason)i),
-			(unsigned long long)st->lost[i]);
-		sep = ", ";
-	}
-	if (lost)
-		fputc(')', out);
-}
-
 static void print_header(const struct profile *p, const struct func_table *t, int by_weight,
 			 FILE *out)
 {
