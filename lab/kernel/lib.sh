@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # remprof kernel lab: helpers shared by lab/kernel/check-patch and lab/kernel/run.
 # Sourced, not executed. Everything heavy lives in $LAB_CACHE, outside the clone.
 
