@@ -48,9 +48,15 @@ struct sampler_config {
 	 * peek reader cannot be bounded (PTRACE_PEEKDATA must come from the
 	 * tracing thread itself): its copies are always waited for. */
 	uint64_t max_stop_ns;
-	/* For benchmarks: never move to the due thread's CPU / never use
-	 * SCHED_FIFO, even where the adaptive strategy would. */
-	int no_placement;
+	/* placement: move to the due thread's CPU while the target is not
+	 * over-subscribed (a bare stop then costs ~12 us here instead of ~40),
+	 * but the sampling thread then competes with the target for that CPU:
+	 * whatever it does besides the stop (unwinding, another process on the
+	 * other CPU) costs the target its turn, and half the triggers of a busy
+	 * thread were lost to that. So it is for benchmarks of the bare stop
+	 * only. no_realtime: never SCHED_FIFO, even for an over-subscribed
+	 * target (for benchmarks too). */
+	int placement;
 	int no_realtime;
 };
 

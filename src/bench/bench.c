@@ -358,7 +358,6 @@ static int profile_window(struct bench *b, struct workload *w, struct bench_run 
 		.pids = &w->pid, .npids = 1, .freq_hz = b->o->freq_hz, .stack_size = b->o->stack_size,
 		.reader = (enum reader_kind)reader_parse(run->reader),
 		.duration_s = (double)(end - now_ns()) / 1e9,
-		.no_placement = 1, /* as record samples (src/cli/record.c says why) */
 	};
 	struct sampler_events ev = { .ctx = lw, .sample = ignore_sample, .tick = poll_lockwatch };
 	struct sample_stats st;

@@ -700,12 +700,6 @@ static int run(struct recording *rec)
 		.pids = o->pids, .npids = o->npids, .spawned = spawned, .freq_hz = o->freq_hz,
 		.idle = o->idle, .stack_size = o->stack_size, .reader = o->reader,
 		.duration_s = o->duration_s, .max_stop_ns = o->max_stop_ns,
-		/* Moving to the due thread's CPU makes a bare stop cheaper (~12
-		 * against ~40 us here), but record unwinds and symbolizes on the
-		 * sampling thread: on the target's CPU that work competes with the
-		 * target, and half the triggers of a busy thread were lost to it
-		 * (docs/performance.md §3a). */
-		.no_placement = 1,
 	};
 	struct sampler_events ev = {
 		.ctx = rec, .sample = on_sample, .thread_exit = on_thread_exit, .exec = on_exec,

@@ -28,10 +28,12 @@ void sampler_move_to(struct sampler *s, int cpu)
  * outnumber the CPUs, and on how crowded the machine is (measured with
  * tests/sampler/stopbench):
  *
- * - Quiet: move to the due thread's CPU and stay a normal task. A stop
- *   issued from the same CPU needs no IPI and no halted-vCPU wake-up
+ * - Quiet, and placement asked for (sampler_config.placement, benchmarks
+ *   of the bare stop): move to the due thread's CPU and stay a normal task.
+ *   A stop issued from the same CPU needs no IPI and no halted-vCPU wake-up
  *   (~12-20 µs p50, ~45 µs p99, against ~125 µs across CPUs, measurements
- *   §0.2).
+ *   §0.2). Without placement (the default): a normal task where the
+ *   scheduler puts it, ~40 µs p50.
  * - Crowded by other processes, target not over-subscribed: a normal task,
  *   not pinned. Pinned to a crowded CPU we wait our turn there; as RT we
  *   preempt the thread and it loses its turn to the other tasks, taking
@@ -84,7 +86,7 @@ static void choose(struct sampler *s, size_t busy)
 	int over = s->cfg->idle || busy > ncpu;
 	int crowded = !over && others_running() > ncpu;
 	set_realtime(s, over && !s->cfg->no_realtime);
-	set_placement(s, !over && !crowded && !s->cfg->no_placement);
+	set_placement(s, !over && !crowded && s->cfg->placement);
 }
 
 void sampler_adapt(struct sampler *s)

@@ -37,7 +37,7 @@ static void bench(const char *workload, enum reader_kind reader, int threads, in
 	}
 	struct sampler_config cfg = {
 		.pids = &pid, .npids = 1, .spawned = 1, .freq_hz = 1000, .stack_size = 16384,
-		.reader = reader, .duration_s = seconds, .no_placement = !placement,
+		.reader = reader, .duration_s = seconds, .placement = placement,
 		.no_realtime = !realtime,
 	};
 	struct sampler_events ev = { .sample = nothing };
