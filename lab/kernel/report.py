@@ -34,9 +34,19 @@ def parse(path):
                 cur = {"rc": None, "json": [], "text": []}
                 out["steps"][m.group(1)] = cur
                 continue
-            m = re.match(r"^@@END (\S+) rc=(\d+)$", line)
+            # A step whose output does not end in a newline (remprof bench's
+            # JSON) has its marker at the end of its last line.
+            m = re.search(r"@@END (\S+) rc=(\d+)$", line)
             if m and cur is not None:
+                if m.start() > 0:
+                    cur["text"].append(line[:m.start()])
                 cur["rc"] = int(m.group(2))
+                if not cur["json"] and cur["text"] and cur["text"][0].startswith("{"):
+                    try:  # one pretty-printed document
+                        cur["json"].append(json.loads("\n".join(cur["text"])))
+                        cur["text"] = []
+                    except ValueError:
+                        pass
                 cur = None
                 continue
             if cur is None:
