@@ -241,19 +241,19 @@ struct visit {
 static int tree_print(const struct tree *tr, const struct func_table *t, FILE *out)
 {
 	uint64_t min = (uint64_t)((double)t->grand_total * TREE_MIN_PERCENT / 100.0);
-	struct visit *todo = malloc(tr->n * sizeof(*todo));
+	struct visit *stack = malloc(tr->n * sizeof(*stack));
 	uint32_t *kids = malloc(tr->n * sizeof(*kids));
-	if (!todo || !kids) {
-		free(todo);
+	if (!stack || !kids) {
+		free(stack);
 		free(kids);
 		return -ENOMEM;
 	}
-	size_t ntodo = 0;
+	size_t ndepth_first = 0;
 	uint64_t pruned = 0;
-	todo[ntodo++] = (struct visit){ 0, 0 };
+	stack[ndepth_first++] = (struct visit){ 0, 0 };
 	char name[512];
-	while (ntodo) {
-		struct visit v = todo[--ntodo];
+	while (ndepth_first) {
+		struct visit v = stack[--ndepth_first];
 		const struct node *nd = &tr->nodes[v.node];
 		if (v.node) {
 			const struct func_stat *f = &t->funcs[nd->func];
@@ -270,12 +270,12 @@ static int tree_print(const struct tree *tr, const struct func_table *t, FILE *o
 		}
 		qsort_r(kids, nk, sizeof(*kids), by_node_total, tr->nodes);
 		while (nk)
-			todo[ntodo++] = (struct visit){ kids[--nk], v.depth + 1 };
+			stack[ndepth_first++] = (struct visit){ kids[--nk], v.depth + 1 };
 	}
 	if (pruned)
 		fprintf(out, "  (branches below %.1f%% not shown: %.2f%% in all)\n", TREE_MIN_PERCENT,
 			percent(pruned, t->grand_total));
-	free(todo);
+	free(stack);
 	free(kids);
 	return 0;
 }

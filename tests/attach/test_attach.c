@@ -2,6 +2,7 @@
 #include "remprof/attach.h"
 #include "remprof/proc.h"
 #include "../check.h"
+#include "../target.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -77,31 +78,6 @@ static void wait_threads(pid_t pid, int n)
 	CHECK(count_threads(pid) >= n);
 }
 
-/* Every thread of pid untraced and not stopped. */
-static void check_untraced(pid_t pid)
-{
-	pid_t *tids;
-	int n = proc_list_threads(pid, &tids);
-	CHECK(n > 0);
-	for (int i = 0; i < n; i++) {
-		struct proc_status st;
-		if (proc_read_status(pid, tids[i], &st) != 0)
-			continue; /* exited meanwhile */
-		if (st.tracer_pid != 0 || st.state == 't' || st.state == 'T') {
-			fprintf(stderr, "thread %d: TracerPid %d state %c\n", tids[i],
-				st.tracer_pid, st.state);
-			exit(1);
-		}
-	}
-	free(tids);
-}
-
-static void kill_reap(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 static void test_seize_detach(void)
 {
 	pid_t pid = start_threads(2, 3, 0);
@@ -117,7 +93,7 @@ static void test_seize_detach(void)
 	}
 	free(tids);
 	CHECK_EQ_INT(attach_detach(pid), 0);
-	check_untraced(pid);
+	check_untraced_running(pid, 0);
 	kill_reap(pid);
 }
 
@@ -134,7 +110,7 @@ static void test_churn(void)
 		msleep(20);
 		CHECK_EQ_INT(attach_detach(pid), 0);
 		msleep(20);
-		check_untraced(pid);
+		check_untraced_running(pid, 0);
 	}
 	kill_reap(pid);
 }

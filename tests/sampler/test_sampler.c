@@ -4,6 +4,7 @@
 #include "remprof/proc.h"
 #include "remprof/sampler.h"
 #include "../check.h"
+#include "../target.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -130,31 +131,6 @@ static int nthreads(pid_t pid)
 	if (n > 0)
 		free(tids);
 	return n;
-}
-
-static void check_untraced_running(pid_t pid, int allow_stopped)
-{
-	pid_t *tids;
-	int n = proc_list_threads(pid, &tids);
-	CHECK(n > 0);
-	for (int i = 0; i < n; i++) {
-		struct proc_status st;
-		if (proc_read_status(pid, tids[i], &st) != 0)
-			continue;
-		if (st.tracer_pid != 0 || st.state == 't' || (!allow_stopped && st.state == 'T')) {
-			fprintf(stderr, "thread %d: TracerPid %d state %c\n", tids[i],
-				st.tracer_pid, st.state);
-			exit(1);
-		}
-	}
-	free(tids);
-}
-
-static void kill_reap(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-		;
 }
 
 static enum reader_kind reader_kind = READER_AUTO;
