@@ -66,6 +66,14 @@ struct profile_lock {
 	uint64_t events, lost_events; /* lost_events > 0: the counts are lower bounds */
 };
 
+/* How stops were bounded by --max-stop. */
+enum profile_stop_bound {
+	STOP_UNBOUNDED,      /* --max-stop 0 */
+	STOP_BOUNDED,        /* the copier thread is given up on at the bound */
+	STOP_BOUNDED_WORDS,  /* peek: given up between two words, so a stop can
+			      * overrun the bound by one wait for mmap_lock */
+};
+
 struct profile {
 	/* facts */
 	char *cmdline;
@@ -81,7 +89,7 @@ struct profile {
 	uint64_t duration_ns;
 	struct sample_stats stats;
 	uint64_t max_stop_ns;     /* --max-stop; 0 = unbounded */
-	uint32_t stop_bounded;    /* 0: stops were not bounded (max-stop 0, or the peek reader) */
+	uint32_t stop_bounded;    /* enum profile_stop_bound */
 	struct profile_lock lock;
 	struct profile_thread_cost *costs; size_t ncosts;
 

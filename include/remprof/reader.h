@@ -22,6 +22,13 @@ int reader_open(struct reader **out, pid_t pid, enum reader_kind kind);
  * unreadable byte; a partial read is not an error) or -errno if nothing could
  * be read. */
 ssize_t reader_copy(struct reader *r, pid_t tid, uint64_t addr, void *buf, size_t len);
+/* The same, given up with -ETIMEDOUT once CLOCK_MONOTONIC passes deadline_ns
+ * (0 = never). Only peek can honour it, between two words, so it can overrun
+ * by one wait for the target's mmap_lock; the other kinds are one system call
+ * each, which only a copy made on another thread can give up on (the
+ * sampler's copier). */
+ssize_t reader_copy_until(struct reader *r, pid_t tid, uint64_t addr, void *buf, size_t len,
+			  uint64_t deadline_ns);
 void reader_close(struct reader *r);
 enum reader_kind reader_kind_of(const struct reader *r);
 

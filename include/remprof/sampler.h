@@ -5,9 +5,10 @@
  * per-thread perf task-clock event, read from its ring buffer; nothing is ever
  * delivered to the target), or with `idle` one per 1/F seconds of wall time for
  * every thread. Due threads are interrupted together and their stops served as
- * they arrive; the sampler moves itself to the CPU the due thread runs on,
- * because a ptrace stop issued from the same CPU costs ~15 µs here and ~125 µs
- * from the other (shared/measurements §0.2). */
+ * they arrive. Where the stop is issued from matters (shared/measurements
+ * §0.2: ~15 µs from the thread's own CPU, ~125 µs from the other); see
+ * `placement` below for why the sampler does not follow the thread by
+ * default. */
 #ifndef REMPROF_SAMPLER_H
 #define REMPROF_SAMPLER_H
 
@@ -44,10 +45,16 @@ struct sampler_config {
 	double duration_s;     /* 0 = until the targets exit or a signal arrives */
 	/* Bound on the time from a stop being seen to its resume, however long
 	 * the stack copy waits for the target's mmap_lock: past it the thread is
-	 * resumed and the sample lost as LOST_READ_BLOCKED. 0 = unbounded. The
-	 * peek reader cannot be bounded (PTRACE_PEEKDATA must come from the
-	 * tracing thread itself): its copies are always waited for. */
+	 * resumed and the sample lost as LOST_READ_BLOCKED. 0 = unbounded.
+	 * vmreadv and procmem copies are made by a copier thread that the
+	 * tracer stops waiting for; peek copies (PTRACE_PEEKDATA must come from
+	 * the tracing thread itself) are given up between two words, so they can
+	 * overrun the bound by one wait for the lock. */
 	uint64_t max_stop_ns;
+	/* CLOCK_MONOTONIC time that no stop may outlast, given up the same way
+	 * (a benchmark window's end, so that no stop spills into the window
+	 * after it). 0 = none. */
+	uint64_t stops_end_by_ns;
 	/* placement: move to the due thread's CPU while the target is not
 	 * over-subscribed (a bare stop then costs ~12 us here instead of ~40),
 	 * but the sampling thread then competes with the target for that CPU:

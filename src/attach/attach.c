@@ -1,6 +1,7 @@
 /* attach.c — PTRACE_SEIZE every thread of a process (or of a command we
  * start), classify why that failed, and let go again. */
 #include "remprof/attach.h"
+#include "remprof/clock.h"
 #include "remprof/proc.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@
 /* How long attach_detach() waits for a thread to stop before giving up on
  * it. A thread that never stops (stuck in D state) is detached by the kernel
  * when we exit; waiting forever would only hang remprof. */
-#define DETACH_WAIT_NS 2000000000ll
+#define DETACH_WAIT_NS 2000000000ull
 
 struct tidset {
 	pid_t *v;
@@ -54,13 +55,6 @@ static void tidset_del(struct tidset *s, int i)
 	s->v[i] = s->v[--s->n];
 }
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
 /* Act on one reported stop of a thread we are letting go: 1 when the thread
  * is gone from our care (detached or dead), 0 if it must be waited for again. */
 static int detach_after_stop(pid_t tid, int status, struct tidset *s)
@@ -87,7 +81,7 @@ static void detach_set(struct tidset *s)
 {
 	for (int i = 0; i < s->n; i++)
 		ptrace(PTRACE_INTERRUPT, s->v[i], 0, 0);
-	long long deadline = now_ns() + DETACH_WAIT_NS;
+	uint64_t deadline = now_ns() + DETACH_WAIT_NS;
 	int interrupted = s->n;
 	while (s->n > 0 && now_ns() < deadline) {
 		int progress = 0;

@@ -1,6 +1,7 @@
 /* bench.c — run the jitter workload under each reader in alternating
  * profiled/unprofiled windows and collect both sides of the cost. */
 #include "remprof/bench.h"
+#include "remprof/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,13 +62,6 @@ static int failf(struct bench *b, const char *fmt, ...)
 	vsnprintf(b->err, b->errlen, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Sleep until `deadline` (CLOCK_MONOTONIC ns) unless a stop signal comes;
@@ -341,9 +335,12 @@ static void ignore_sample(void *ctx, const struct snapshot *s)
 	(void)ctx, (void)s;
 }
 
-/* One profiled window: attach, sample until `end`, detach. */
+/* One profiled window: attach, sample until `end`, detach. No stop outlasts
+ * `window_end`: one whose copy still waits for the writer's lock then is
+ * given up (read blocked), so that it does not spill into the unprofiled
+ * window after it, nor eat the next profiled one. */
 static int profile_window(struct bench *b, struct workload *w, struct bench_run *run,
-			  struct lockwatch *lw, uint64_t end)
+			  struct lockwatch *lw, uint64_t end, uint64_t window_end)
 {
 	pid_t *tids = NULL;
 	int ntids = 0, detail = 0;
@@ -357,7 +354,7 @@ static int profile_window(struct bench *b, struct workload *w, struct bench_run 
 	struct sampler_config cfg = {
 		.pids = &w->pid, .npids = 1, .freq_hz = b->o->freq_hz, .stack_size = b->o->stack_size,
 		.reader = (enum reader_kind)reader_parse(run->reader),
-		.duration_s = (double)(end - now_ns()) / 1e9,
+		.duration_s = (double)(end - now_ns()) / 1e9, .stops_end_by_ns = window_end,
 	};
 	struct sampler_events ev = { .ctx = lw, .sample = ignore_sample, .tick = poll_lockwatch };
 	struct sample_stats st;
@@ -404,7 +401,7 @@ static int windows(struct bench *b, struct workload *w, struct bench_run *run, s
 			lockwatch_poll(lw);
 			lockwatch_results(lw, &before);
 		}
-		if (profile_window(b, w, run, lw, end - edge) < 0)
+		if (profile_window(b, w, run, lw, end - edge, end) < 0)
 			return -1;
 		if (lw) {
 			lockwatch_poll(lw);

@@ -47,8 +47,8 @@ static const char record_usage[] =
 	"                          stack copy waits for the target's mmap_lock (a sibling's\n"
 	"                          mprotect or fork); the sample is then lost as \"read\n"
 	"                          blocked\". Units us, ms, s (default 2ms); 0 = unbounded.\n"
-	"                          The peek reader cannot be bounded: its copies must be made\n"
-	"                          by the tracing thread itself, so they are always waited for.\n"
+	"                          peek copies (made by the tracing thread itself) are given\n"
+	"                          up between two words: they can overrun TIME by one wait.\n"
 	"      --idle              wall-clock sampling of every thread, so that blocked time\n"
 	"                          shows under its blocking stack (interrupts sleeping threads;\n"
 	"                          some blocking calls, e.g. epoll_wait, may see EINTR)\n"
@@ -540,7 +540,9 @@ static void record_facts(struct recording *rec)
 	p->stack_size = (uint32_t)o->stack_size;
 	p->start_unix_ns = unix_now_ns();
 	p->max_stop_ns = o->max_stop_ns;
-	p->stop_bounded = o->max_stop_ns && strcmp(p->reader, "peek") != 0;
+	p->stop_bounded = !o->max_stop_ns		   ? STOP_UNBOUNDED
+			  : strcmp(p->reader, "peek") ? STOP_BOUNDED
+						      : STOP_BOUNDED_WORDS;
 }
 
 /* The mmap_lock tracepoints, for the intrusion figures; without them the

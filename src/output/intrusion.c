@@ -23,14 +23,15 @@ static void percentiles(const char *what, const struct hist *h, FILE *out)
 
 static void stop_bound(const struct profile *p, FILE *out)
 {
-	if (p->stop_bounded)
-		fprintf(out, "  stops bounded at %.3g ms (--max-stop): %llu samples lost as read blocked\n",
-			(double)p->max_stop_ns / 1e6,
-			(unsigned long long)p->stats.lost[LOST_READ_BLOCKED]);
-	else if (p->max_stop_ns && !strcmp(p->reader, "peek"))
-		fputs("  stops not bounded: the peek reader copies from the tracing thread itself\n", out);
-	else
+	if (p->stop_bounded == STOP_UNBOUNDED) {
 		fputs("  stops not bounded (--max-stop 0)\n", out);
+		return;
+	}
+	fprintf(out, "  stops bounded at %.3g ms (--max-stop): %llu samples lost as read blocked\n",
+		(double)p->max_stop_ns / 1e6, (unsigned long long)p->stats.lost[LOST_READ_BLOCKED]);
+	if (p->stop_bounded == STOP_BOUNDED_WORDS)
+		fputs("  (peek gives up between two words: a stop can overrun the bound by one wait "
+		      "for mmap_lock)\n", out);
 }
 
 static void lock_figures(const struct profile *p, FILE *out)

@@ -1,6 +1,7 @@
 /* reader.c — copy bytes out of another process: process_vm_readv,
  * pread(/proc/PID/mem), PTRACE_PEEKDATA. */
 #include "remprof/reader.h"
+#include "remprof/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,12 +134,17 @@ static ssize_t copy_procmem(struct reader *r, uint64_t addr, void *buf, size_t l
 	return (ssize_t)done;
 }
 
-static ssize_t copy_peek(pid_t tid, uint64_t addr, void *buf, size_t len)
+/* Each PEEKDATA takes the target's mmap_lock on its own, so a copy behind a
+ * writer waits once per word: the deadline is checked before every word (a
+ * vDSO clock read beside a system call). */
+static ssize_t copy_peek(pid_t tid, uint64_t addr, void *buf, size_t len, uint64_t deadline_ns)
 {
 	size_t done = 0;
 	uint64_t word_addr = addr & ~(uint64_t)7;
 	size_t skip = (size_t)(addr - word_addr);
 	while (done < len) {
+		if (deadline_ns && now_ns() >= deadline_ns)
+			return -ETIMEDOUT;
 		errno = 0;
 		long w = ptrace(PTRACE_PEEKDATA, tid, (void *)(uintptr_t)word_addr, NULL);
 		if (errno)
@@ -156,6 +162,12 @@ static ssize_t copy_peek(pid_t tid, uint64_t addr, void *buf, size_t len)
 
 ssize_t reader_copy(struct reader *r, pid_t tid, uint64_t addr, void *buf, size_t len)
 {
+	return reader_copy_until(r, tid, addr, buf, len, 0);
+}
+
+ssize_t reader_copy_until(struct reader *r, pid_t tid, uint64_t addr, void *buf, size_t len,
+			  uint64_t deadline_ns)
+{
 	if (len == 0)
 		return 0;
 	switch (r->kind) {
@@ -164,7 +176,7 @@ ssize_t reader_copy(struct reader *r, pid_t tid, uint64_t addr, void *buf, size_
 	case READER_PROCMEM:
 		return copy_procmem(r, addr, buf, len);
 	case READER_PEEK:
-		return copy_peek(tid > 0 ? tid : r->pid, addr, buf, len);
+		return copy_peek(tid > 0 ? tid : r->pid, addr, buf, len, deadline_ns);
 	default:
 		return -EINVAL;
 	}

@@ -327,6 +327,16 @@ static int resume(pid_t tid, int how, int sig)
 
 /* Serve one stop: registers, stack copy, resume; nothing else while the
  * thread waits. */
+/* When a stop seen at `seen` must end, whatever its copy is waiting for;
+ * 0 = never. */
+static uint64_t give_up_at(const struct sampler_config *c, uint64_t seen)
+{
+	uint64_t by = c->max_stop_ns ? seen + c->max_stop_ns : 0;
+	if (c->stops_end_by_ns && (!by || c->stops_end_by_ns < by))
+		by = c->stops_end_by_ns;
+	return by;
+}
+
 static void sample_stop(struct sampler *s, struct thr *t, int how, int sig)
 {
 	uint64_t seen = now_ns();
@@ -351,9 +361,9 @@ static void sample_stop(struct sampler *s, struct thr *t, int how, int sig)
 	uint64_t c0 = now_ns();
 	s->st->reads++;
 	struct copier *cp = t->p->copier;
-	ssize_t got = cp ? sampler_copier_copy(cp, t->p->r, t->tid, sp, want,
-					       seen + s->cfg->max_stop_ns)
-			 : reader_copy(t->p->r, t->tid, sp, sn->stack, want);
+	uint64_t give_up = give_up_at(s->cfg, seen);
+	ssize_t got = cp ? sampler_copier_copy(cp, t->p->r, t->tid, sp, want, give_up)
+			 : reader_copy_until(t->p->r, t->tid, sp, sn->stack, want, give_up);
 	uint64_t c1 = now_ns();
 	resume(t->tid, how, sig);
 	uint64_t resumed = now_ns();
@@ -433,11 +443,12 @@ static void on_clone(struct sampler *s, struct thr *parent)
 
 /* PTRACE_EVENT_EXEC: every other thread of the process is gone, the exec'ing
  * thread now has the process id, and the address space is new. */
-/* With --max-stop and a reader other than peek, copies go through a copier
- * thread (copier.c). */
+/* With a bound on stops and a reader other than peek (which gives up by
+ * itself), copies go through a copier thread (copier.c). */
 static int start_copier(struct sampler *s, struct proc *p)
 {
-	if (!s->cfg->max_stop_ns || !p->r || reader_kind_of(p->r) == READER_PEEK)
+	const struct sampler_config *c = s->cfg;
+	if ((!c->max_stop_ns && !c->stops_end_by_ns) || !p->r || reader_kind_of(p->r) == READER_PEEK)
 		return 0;
 	return sampler_copier_start(&p->copier, s->stack_size);
 }

@@ -5,6 +5,7 @@
 #define REMPROF_SAMPLER_INT_H
 
 #include "remprof/sampler.h"
+#include "remprof/clock.h"
 #include "remprof/maps.h"
 
 #include <linux/perf_event.h>
@@ -92,13 +93,6 @@ struct sampler {
 	struct sched_param old_param;
 	int ended;
 };
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* trigger.c: the per-thread perf task-clock event and its ring. */
 int sampler_trigger_attach(struct sampler *s, struct thr *t);

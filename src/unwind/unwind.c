@@ -2,6 +2,7 @@
  * registers, the module file images (unwind tables and text never come from
  * the live target), and the reader only for what neither holds. */
 #include "remprof/unwind.h"
+#include "remprof/clock.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -68,14 +69,6 @@ struct module_tables {
 	struct table_entry *synth;   /* our own table, or NULL (.eh_frame_hdr's is used) */
 	size_t nsynth;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- .eh_frame_hdr ---- */
 

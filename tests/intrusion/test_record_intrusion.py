@@ -7,6 +7,7 @@ write for tens of milliseconds at a time):
 - with --max-stop the stack copy is given up on at the bound: no copy in the
   profile took much longer than it, and the samples given up on are counted
   as "read blocked"; with --max-stop 0 the same copies wait for the writer;
+  peek's copies end at most one lock wait past the bound;
 - the profile carries the mmap_lock figures (tracepoints on this kernel);
 - no tracefs instance is left behind after record ends, or after SIGINT or
   SIGTERM stops it; the target runs on, untraced."""
@@ -103,6 +104,20 @@ class RecordIntrusion(unittest.TestCase):
         self.assertTrue(m and int(m.group(1)) > 0, text0)
         m = re.search(r"in (\d+) stack reads \(([0-9.]+) per read\)", text0)
         self.assertTrue(m and int(m.group(1)) > 0 and float(m.group(2)) >= 1.0, text0)
+
+    def test_max_stop_bounds_peek_between_words(self):
+        with Writer() as w:
+            bounded, _ = self.record(w.pid, "--reader", "peek", "--max-stop", "2ms")
+            self.assertIsNone(traced_or_stopped(w.pid))
+        text = report_text(bounded)
+        self.assertIn("stops bounded at 2 ms (--max-stop)", text)
+        self.assertIn("peek gives up between two words", text)
+        m = re.search(r"(\d+) samples lost as read blocked", text)
+        self.assertTrue(m and int(m.group(1)) > 0, text)
+        # Each word waits for the lock on its own: a copy ends at most one
+        # wait (the longest remprof saw) past the bound, plus wake-ups.
+        self.assertLess(max_us(text, "stack copy"), 2000 + max_us(text, "remprof lock wait") + 8000,
+                        text)
 
     def test_no_tracing_state_left(self):
         # Only the instances of the remprof processes started here count:

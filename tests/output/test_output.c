@@ -321,10 +321,16 @@ static void test_intrusion(void)
 	p->lock.available = 0;
 	snprintf(p->lock.note, sizeof(p->lock.note), "no tracefs");
 	snprintf(p->reader, sizeof(p->reader), "peek");
-	p->stop_bounded = 0;
+	p->stop_bounded = STOP_BOUNDED_WORDS;
 	s = render(intrusion_fn, p, NULL);
 	expect_in(s, "  mmap_lock: not traced: no tracefs\n");
-	expect_in(s, "  stops not bounded: the peek reader copies from the tracing thread itself\n");
+	expect_in(s, "  stops bounded at 2 ms (--max-stop): 4 samples lost as read blocked\n"
+		     "  (peek gives up between two words: a stop can overrun the bound by one wait "
+		     "for mmap_lock)\n");
+	free(s);
+	p->stop_bounded = STOP_UNBOUNDED;
+	s = render(intrusion_fn, p, NULL);
+	expect_in(s, "  stops not bounded (--max-stop 0)\n");
 	free(s);
 	profile_free(p);
 }

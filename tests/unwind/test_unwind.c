@@ -13,6 +13,7 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <time.h>
+#include "remprof/clock.h"
 #include "remprof/maps.h"
 #include "remprof/reader.h"
 #include "remprof/unwind.h"
@@ -22,14 +23,6 @@
 #define MAXF 512
 
 static const char *child_path, *lib_path, *nohdr_path;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- snapshots ---- */
 
