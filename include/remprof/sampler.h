@@ -56,13 +56,14 @@ struct sampler_config {
 	 * after it). 0 = none. */
 	uint64_t stops_end_by_ns;
 	/* placement: move to the due thread's CPU while the target is not
-	 * over-subscribed (a bare stop then costs ~12 us here instead of ~40),
-	 * but the sampling thread then competes with the target for that CPU:
-	 * whatever it does besides the stop (unwinding, another process on the
-	 * other CPU) costs the target its turn, and half the triggers of a busy
-	 * thread were lost to that. So it is for benchmarks of the bare stop
-	 * only. no_realtime: never SCHED_FIFO, even for an over-subscribed
-	 * target (for benchmarks too). */
+	 * over-subscribed. A bare stop then costs ~12 us here (stopbench) instead
+	 * of ~25, but the sampling thread competes with the target for that CPU:
+	 * as a normal task it wakes too late for half the triggers of a busy
+	 * thread (measured in record, with unwinding already on a thread of its
+	 * own), and as SCHED_FIFO it keeps them but the stops get slower (record
+	 * p50 ~35 us against ~24 us unplaced). So it is for benchmarks of the
+	 * bare stop only. no_realtime: never SCHED_FIFO, even for an
+	 * over-subscribed target (for benchmarks too). */
 	int placement;
 	int no_realtime;
 };

@@ -12,6 +12,7 @@ enum lost_reason {
 	LOST_UNWIND_FAILED,  /* not even the first frame could be unwound */
 	LOST_TRIGGER_OVERRUN,/* CPU-time triggers dropped (perf ring full / coalesced) */
 	LOST_READ_BLOCKED,   /* the copy waited past --max-stop (target's mmap_lock held) */
+	LOST_UNWIND_BACKLOG, /* copied, but dropped: the unwinding thread was too far behind */
 	LOST_NREASONS
 };
 

@@ -9,6 +9,7 @@ static const char *const lost_names[LOST_NREASONS] = {
 	[LOST_UNWIND_FAILED] = "unwind failed",
 	[LOST_TRIGGER_OVERRUN] = "trigger overrun",
 	[LOST_READ_BLOCKED] = "read blocked",
+	[LOST_UNWIND_BACKLOG] = "unwind backlog",
 };
 
 const char *lost_reason_name(enum lost_reason r)

@@ -2,6 +2,7 @@
  * batch of stops has been served — never while a thread waits — unwind,
  * symbolize and intern the stacks into a profile, written at the end. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include "cli/cli.h"
 #include "remprof/attach.h"
 #include "remprof/doctor.h"
+#include "remprof/handoff.h"
 #include "remprof/lockwatch.h"
 #include "remprof/maps.h"
 #include "remprof/output.h"
@@ -105,6 +107,11 @@ struct target {
 	int opened;                    /* tried (on its first sample) */
 };
 
+/* Stacks copied but not yet unwound, at most: 16 busy threads at 1 kHz with
+ * 16 KiB copies fill it in a second (256 MB/s), one thread in 16 s. Past it
+ * samples are dropped as "unwind backlog" rather than memory grown. */
+#define UNWIND_BACKLOG_BYTES (256u << 20)
+
 struct thread_slot {
 	pid_t tid;
 	uint32_t index;  /* in the profile */
@@ -122,6 +129,11 @@ struct recording {
 	uint64_t *pcs;
 	int status_line;               /* a live status line on stderr */
 	struct lockwatch *lockwatch;   /* NULL without tracefs / mmap_lock tracepoints */
+	/* Samples are unwound on the handoff's thread, which owns everything
+	 * above but opt, stats and lockwatch while the sampler runs: these two
+	 * are its counts, added to stats at the end. */
+	struct handoff *handoff;
+	_Atomic uint64_t unwind_failed;
 };
 
 static int parse_pids(const char *s, struct record_options *o)
@@ -448,13 +460,13 @@ static void on_sample(void *ctx, const struct snapshot *s)
 			 s->int_to_stop_ns, s->copy_ns);
 	struct target *t = target_of(rec, s->pid);
 	if (!t || !t->unwinder) {
-		rec->stats->lost[LOST_UNWIND_FAILED]++;
+		atomic_fetch_add_explicit(&rec->unwind_failed, 1, memory_order_relaxed);
 		return;
 	}
 	int flags = 0;
 	int n = unwind_snapshot(t->unwinder, s, rec->pcs, UNWIND_MAX_FRAMES, &flags);
 	if (n <= 0) {
-		rec->stats->lost[LOST_UNWIND_FAILED]++;
+		atomic_fetch_add_explicit(&rec->unwind_failed, 1, memory_order_relaxed);
 		return;
 	}
 	/* Leaf first from the unwinder (and innermost inline first from the
@@ -507,7 +519,9 @@ static void on_tick(void *ctx, const struct sample_stats *st, double elapsed_s)
 		lockwatch_poll(rec->lockwatch); /* before the kernel's buffers overrun */
 	if (!rec->status_line)
 		return;
-	uint64_t lost = 0;
+	uint64_t lost = atomic_load_explicit(&rec->unwind_failed, memory_order_relaxed);
+	if (rec->handoff)
+		lost += handoff_dropped(rec->handoff);
 	for (int i = 0; i < LOST_NREASONS; i++)
 		lost += st->lost[i];
 	fprintf(stderr, "\r\033[K[%6.1fs] %8llu samples  %6.0f/s  lost %llu  stop p99 %.0f us",
@@ -708,8 +722,17 @@ static int run(struct recording *rec)
 		.tick = on_tick, .lost = on_lost,
 	};
 	struct sampler_result res = { 0 };
+	/* Unwinding on a thread of its own; on the sampling thread if that
+	 * thread cannot be had. */
+	if (handoff_start(&rec->handoff, &ev, UNWIND_BACKLOG_BYTES) != 0)
+		rec->handoff = NULL;
 	/* A spawned child is released by the sampler once its trigger is armed. */
-	sampler_run(&cfg, &ev, rec->stats, &res);
+	sampler_run(&cfg, rec->handoff ? handoff_events(rec->handoff) : &ev, rec->stats, &res);
+	if (rec->handoff) {
+		rec->stats->lost[LOST_UNWIND_BACKLOG] += handoff_finish(rec->handoff);
+		rec->handoff = NULL;
+	}
+	rec->stats->lost[LOST_UNWIND_FAILED] += rec->unwind_failed;
 	if (rec->status_line)
 		fputs("\r\033[K", stderr);
 	lockwatch_finish(rec);

@@ -859,15 +859,18 @@ static void teardown(struct sampler *s)
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* One read takes every pending signal (they are few: SIGCHLD coalesces),
+ * so that a stop costs no second read to find the queue empty. */
 static void on_signalfd(struct sampler *s)
 {
-	struct signalfd_siginfo si;
+	struct signalfd_siginfo si[8];
 	int chld = 0;
-	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGCHLD)
+	ssize_t n = read(s->sigfd, si, sizeof(si));
+	for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(si[0]); i++) {
+		if (si[i].ssi_signo == SIGCHLD)
 			chld = 1;
 		else if (!s->ended) {
-			s->res->signal = (int)si.ssi_signo;
+			s->res->signal = (int)si[i].ssi_signo;
 			end_run(s, SAMPLER_END_SIGNAL);
 		}
 	}

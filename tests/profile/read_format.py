@@ -120,7 +120,7 @@ def main():
     t = s["STAT"]
     assert t.take("QQQQ") == (4, 1, 2, 4500000)
     lost = [t.take("Q") for _ in range(t.take("I"))]
-    assert lost == [2, 1, 0, 7, 0], lost
+    assert lost == [2, 1, 0, 7, 0, 0], lost
     values = []
     v = 1
     while v < 200000:
@@ -154,8 +154,8 @@ def main():
     assert t.at == len(t.data), "INTR has trailing bytes"
     intr = (max_stop, bounded, available, note, counts, costs)
     want_intr = (2000000, 1, 1, "", (10, 3, 8, 2, 40, 0),
-                 [(0, 2, [0, 0, 0, 0, 1], [(0, 2), (1, 2), (2, 2)]),
-                  (0xffffffff, 1, [0] * 5, [(0, 1), (1, 1), (2, 1)])])
+                 [(0, 2, [0, 0, 0, 0, 1, 0], [(0, 2), (1, 2), (2, 2)]),
+                  (0xffffffff, 1, [0] * 6, [(0, 1), (1, 1), (2, 1)])])
     assert intr == want_intr, intr
     return 0
 
