@@ -180,27 +180,46 @@ static const struct bench_run *find_run(const struct bench_result *r, const char
 	return NULL;
 }
 
-static void print_value(FILE *out, double v)
+/* One column per input, as wide as its widest label or kernel name (14 at
+ * least, MAX_COLUMN at most), so that labels that differ only at their end
+ * stay apart. */
+#define MIN_COLUMN 14
+#define MAX_COLUMN 40
+
+static int column_width(const struct compare_set *set)
+{
+	int w = MIN_COLUMN;
+	for (size_t i = 0; i < set->ninputs; i++) {
+		const char *k = bench_result_fact(&set->inputs[i].result, "kernel");
+		int n = (int)strlen(set->inputs[i].label), m = k ? (int)strlen(k) : 0;
+		w = n > w ? n : w;
+		w = m > w ? m : w;
+	}
+	return w < MAX_COLUMN ? w : MAX_COLUMN;
+}
+
+static void print_value(FILE *out, int w, double v)
 {
 	if (isnan(v))
-		fprintf(out, " %14s", "-");
+		fprintf(out, " %*s", w, "-");
 	else if (fabs(v) >= 100 || v == floor(v))
-		fprintf(out, " %14.0f", v);
+		fprintf(out, " %*.0f", w, v);
 	else
-		fprintf(out, " %14.3g", v);
+		fprintf(out, " %*.3g", w, v);
 }
 
 static void print_group(const struct compare_set *set, const char *reader, int writer, FILE *out)
 {
 	const struct bench_run *runs[set->ninputs];
+	int w = column_width(set);
 	for (size_t i = 0; i < set->ninputs; i++)
 		runs[i] = find_run(&set->inputs[i].result, reader, writer);
 	fprintf(out, "\n== reader %s%s ==\n%-36s", reader,
 		writer ? ", target holds mmap_lock for write (mprotect loop)" : "", "");
 	for (size_t i = 0; i < set->ninputs; i++)
-		fprintf(out, " %14.14s", set->inputs[i].label);
+		fprintf(out, " %*.*s", w, w, set->inputs[i].label);
 	if (set->ninputs > 1)
-		fprintf(out, "   ratios to %.14s", set->inputs[0].label);
+		fprintf(out, "   ratios to %.*s", w, set->inputs[0].label);
 	fputc('\n', out);
 	for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
 		double v[set->ninputs];
@@ -213,7 +232,7 @@ static void print_group(const struct compare_set *set, const char *reader, int w
 			continue;
 		fprintf(out, "%-36s", rows[k].name);
 		for (size_t i = 0; i < set->ninputs; i++)
-			print_value(out, v[i]);
+			print_value(out, w, v[i]);
 		for (size_t i = 1; i < set->ninputs; i++) {
 			if (isnan(v[0]) || isnan(v[i]) || v[0] == 0)
 				fprintf(out, " %7s", "-");
@@ -226,14 +245,15 @@ static void print_group(const struct compare_set *set, const char *reader, int w
 
 void compare_print_table(const struct compare_set *set, FILE *out)
 {
+	int w = column_width(set);
 	fprintf(out, "%-36s", "input");
 	for (size_t i = 0; i < set->ninputs; i++)
-		fprintf(out, " %14.14s", set->inputs[i].label);
+		fprintf(out, " %*.*s", w, w, set->inputs[i].label);
 	fputc('\n', out);
 	fprintf(out, "%-36s", "kernel");
 	for (size_t i = 0; i < set->ninputs; i++) {
 		const char *k = bench_result_fact(&set->inputs[i].result, "kernel");
-		fprintf(out, " %14.14s", k ? k : "?");
+		fprintf(out, " %*.*s", w, w, k ? k : "?");
 	}
 	fputc('\n', out);
 	/* Groups in first-seen order across all inputs. */

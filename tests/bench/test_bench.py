@@ -111,7 +111,8 @@ class Bench(unittest.TestCase):
         # second kernel's would be.
         with open(self.result) as f:
             doc = json.load(f)
-        doc["label"] = "kernel-b"
+        # (a label longer than the narrowest column: it must not be cut)
+        doc["label"] = "kernel-b-6.12.117-patched"
         other = os.path.join(self.dir, "b.json")
         with open(other, "w") as f:
             json.dump(doc, f)
@@ -124,7 +125,7 @@ class Bench(unittest.TestCase):
         svg = os.path.join(self.dir, "plot.svg")
         r = remprof("compare", self.result, other, profile, "-o", svg)
         self.assertEqual(r.returncode, 0, r.stderr)
-        for label in ("kernel-a", "kernel-b", "split.data", "ratios to kernel-a", "stop p99 (us)",
+        for label in ("kernel-a", "kernel-b-6.12.117-patched", "split.data", "ratios to kernel-a", "stop p99 (us)",
                       "mmap_lock acquisitions per read"):
             self.assertIn(label, r.stdout)
         # Identical inputs: every ratio of b to a is 1.
