@@ -33,6 +33,7 @@
 #ifndef REMPROF_SYMBOLS_H
 #define REMPROF_SYMBOLS_H
 
+#include <elfutils/libdwfl.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "remprof/maps.h"
@@ -57,6 +58,10 @@ int symbolizer_open(struct symbolizer **out, struct maps *m);
  * until symbolizer_close(). Never fails: an unknown address is one frame. */
 int symbolizer_lookup(struct symbolizer *s, uint64_t addr, const struct frame_info **frames);
 void symbolizer_close(struct symbolizer *s);
+/* The libdwfl session, its modules brought up to date with the maps: for
+ * libdwfl's own unwinder (unwind.c, for code with only .debug_frame). The
+ * caller may attach a thread state to it, not report modules. */
+Dwfl *symbolizer_dwfl(struct symbolizer *s);
 
 /* C++ and Rust (legacy and v0) names demangled with libiberty: a malloc'ed
  * string, or NULL when name is not mangled. */

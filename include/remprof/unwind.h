@@ -4,10 +4,12 @@
  * The live stack beyond the copy is never read (the thread has moved on).
  *
  * Unwind tables: .eh_frame through .eh_frame_hdr, or a bare .eh_frame (we
- * index its FDEs ourselves). Not .debug_frame: libunwind 1.6 only takes it
- * through private structures (see unwind.c). Procedure info is cached across
- * samples; a PC in no known mapping re-reads the maps (dlopen) at most once
- * per sample and 20 times a second. */
+ * index its FDEs ourselves). libunwind 1.6 takes .debug_frame only through
+ * private structures (see unwind.c), so a stack through code with only
+ * .debug_frame is unwound again by libdwfl's unwinder over the same memory,
+ * given a symbolizer (unwinder_use_symbolizer). Procedure info is cached
+ * across samples; a PC in no known mapping re-reads the maps (dlopen) at
+ * most once per sample and 20 times a second. */
 #ifndef REMPROF_UNWIND_H
 #define REMPROF_UNWIND_H
 
@@ -33,5 +35,10 @@ int unwinder_open(struct unwinder **out, struct maps *m, struct reader *r);
 int unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs, int max,
 		    int *flags);
 void unwinder_close(struct unwinder *u);
+/* libdwfl's unwinder (with sym's modules) for stacks that libunwind cannot
+ * follow through code with only .debug_frame. sym is kept, not owned; it must
+ * be over the same maps and outlive u. */
+struct symbolizer;
+void unwinder_use_symbolizer(struct unwinder *u, struct symbolizer *sym);
 
 #endif

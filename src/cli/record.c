@@ -392,6 +392,7 @@ static int target_open(struct target *t, pid_t pid, enum reader_kind kind)
 		target_close(t);
 		return err;
 	}
+	unwinder_use_symbolizer(t->unwinder, t->symbolizer);
 	return 0;
 }
 

@@ -315,6 +315,13 @@ static int frames_complete(const struct frame_info *f, int n)
 	return 1;
 }
 
+Dwfl *symbolizer_dwfl(struct symbolizer *s)
+{
+	if (s->sync)
+		s->sync(s);
+	return s->dwfl;
+}
+
 int symbolizer_lookup(struct symbolizer *s, uint64_t addr, const struct frame_info **frames)
 {
 	if (s->sync)

@@ -12,6 +12,8 @@
 #include <libunwind.h>
 #include <gelf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include "remprof/symbols.h"
 
 /* Exported by libunwind but not declared in its public headers; perf's
  * unwind-libunwind-local.c declares it the same way. */
@@ -36,6 +38,12 @@ struct unwinder {
 	unw_addr_space_t as;
 	uint64_t last_refresh_ns;
 	unsigned maps_gen;      /* maps_generation() the cached procedure info is for */
+	/* libdwfl's unwinder, for stacks through code with only .debug_frame
+	 * (unwinder_use_symbolizer); attached is 1 once its thread state is, -1
+	 * if that failed. */
+	struct symbolizer *sym;
+	int attached;
+	struct unwind_ctx *cur; /* the sample its callbacks serve */
 };
 
 /* Per-sample state handed to every accessor as `arg`. */
@@ -46,6 +54,7 @@ struct unwind_ctx {
 	const struct module_tables *synth;      /* being searched, for access_mem */
 	int flags;
 	int refreshed;
+	int debug_frame_only;  /* a PC had no .eh_frame FDE but its module has .debug_frame */
 };
 
 /* One row of a binary-search table, as in .eh_frame_hdr and as libunwind's
@@ -65,6 +74,7 @@ struct table_entry {
 /* What the unwinder keeps per module (module->unwind_data). */
 struct module_tables {
 	int status;             /* 0: di is usable; -UNW_ENOINFO: no table we can use */
+	int has_debug_frame;
 	unw_dyn_info_t di;
 	struct table_entry *synth;   /* our own table, or NULL (.eh_frame_hdr's is used) */
 	size_t nsynth;
@@ -121,15 +131,16 @@ static int tables_from_eh_frame_hdr(const struct module *mod, struct module_tabl
 
 /* ---- .eh_frame without .eh_frame_hdr ---- */
 
-/* Why not .debug_frame: libunwind 1.6.2 searches it only as
- * UNW_INFO_FORMAT_TABLE, whose table_data must point to its private
+/* Why libunwind does not read .debug_frame here: libunwind 1.6.2 searches it
+ * only as UNW_INFO_FORMAT_TABLE, whose table_data must point to its private
  * struct unw_debug_frame_list, built by dwarf_find_debug_frame(), which
  * Debian's build does not export; dwarf_find_unwind_table() wants the private
  * struct elf_dyn_info and opens the file by path itself. A REMOTE_TABLE is
  * always parsed as .eh_frame (CIE pointers relative, CIE id 0), so .debug_frame
- * FDEs cannot go through it either. For code with only .debug_frame (built
- * with -fno-asynchronous-unwind-tables) libunwind falls back to its own
- * frame-pointer guess, right only for code built with frame pointers. */
+ * FDEs cannot go through it either. A stack through code with only
+ * .debug_frame (built with -fno-asynchronous-unwind-tables) is therefore
+ * unwound again by libdwfl's unwinder (dwfl_getthread_frames, at the end of
+ * this file), which reads both. */
 
 /* Bytes of a DW_EH_PE_* value format, 0 if we do not know it. */
 static size_t encoded_size(uint8_t enc)
@@ -319,6 +330,8 @@ static struct module_tables *module_tables(struct module *mod)
 	t->status = tables_from_eh_frame_hdr(mod, t);
 	if (t->status != 0)
 		t->status = tables_from_eh_frame(mod, t);
+	GElf_Shdr sh;
+	t->has_debug_frame = section_named(mod->elf, ".debug_frame", &sh) != NULL;
 	mod->unwind_data = t;
 	mod->unwind_data_free = module_tables_free;
 	return t;
@@ -361,11 +374,14 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	t = module_tables(mod);
 	if (!t)
 		return -UNW_ENOMEM;
-	if (t->status != 0)
-		return t->status;
-	c->synth = t->synth ? t : NULL;
-	int ret = dwarf_search_unwind_table(as, ip, &t->di, pi, need_unwind_info, arg);
-	c->synth = NULL;
+	int ret = t->status;
+	if (ret == 0) {
+		c->synth = t->synth ? t : NULL;
+		ret = dwarf_search_unwind_table(as, ip, &t->di, pi, need_unwind_info, arg);
+		c->synth = NULL;
+	}
+	if (ret == -UNW_ENOINFO && t->has_debug_frame)
+		c->debug_frame_only = 1;
 	return ret;
 }
 
@@ -585,6 +601,99 @@ static int walk(unw_cursor_t *cur, uint64_t *pcs, int max, int *flags)
 	return n;
 }
 
+/* ---- libdwfl's unwinder, for code with only .debug_frame ---- */
+
+/* Its callbacks serve the same snapshot as libunwind's accessors: one
+ * thread, the snapshot's registers, memory through acc_access_mem. */
+static pid_t dwfl_next_thread(Dwfl *dwfl, void *dwfl_arg, void **thread_argp)
+{
+	(void)dwfl;
+	struct unwinder *u = dwfl_arg;
+	if (*thread_argp)
+		return 0;
+	*thread_argp = u;
+	return u->cur->s->tid;
+}
+
+static bool dwfl_get_thread(Dwfl *dwfl, pid_t tid, void *dwfl_arg, void **thread_argp)
+{
+	(void)dwfl;
+	struct unwinder *u = dwfl_arg;
+	*thread_argp = u;
+	return tid == u->cur->s->tid;
+}
+
+static bool dwfl_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *dwfl_arg)
+{
+	(void)dwfl;
+	struct unwinder *u = dwfl_arg;
+	unw_word_t v;
+	if (acc_access_mem(u->as, addr, &v, 0, u->cur) != 0)
+		return false;
+	*result = v;
+	return true;
+}
+
+/* DWARF register numbers 0..16 of x86_64: rax rdx rcx rbx rsi rdi rbp rsp
+ * r8..r15, and the return address column (the IP). */
+static bool dwfl_set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
+{
+	const struct user_regs_struct *r = &((struct unwinder *)thread_arg)->cur->s->regs;
+	Dwarf_Word regs[17] = { r->rax, r->rdx, r->rcx, r->rbx, r->rsi, r->rdi, r->rbp, r->rsp,
+				r->r8,  r->r9,  r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
+				r->rip };
+	return dwfl_thread_state_registers(thread, 0, 17, regs) &&
+	       (dwfl_thread_state_register_pc(thread, r->rip), true);
+}
+
+static const Dwfl_Thread_Callbacks dwfl_thread_callbacks = {
+	.next_thread = dwfl_next_thread,
+	.get_thread = dwfl_get_thread,
+	.memory_read = dwfl_memory_read,
+	.set_initial_registers = dwfl_set_initial_registers,
+};
+
+struct dwfl_walk {
+	uint64_t *pcs;
+	int n, max;
+};
+
+static int dwfl_frame(Dwfl_Frame *state, void *arg)
+{
+	struct dwfl_walk *w = arg;
+	Dwarf_Addr pc;
+	bool activation;
+	if (w->n == w->max || !dwfl_frame_pc(state, &pc, &activation) || pc == 0)
+		return DWARF_CB_ABORT;
+	/* As in walk(): a return address less one lands inside the call. */
+	w->pcs[w->n++] = activation ? pc : pc - 1;
+	return DWARF_CB_OK;
+}
+
+/* The stack unwound by libdwfl; 0 if it could not be. */
+static int walk_dwfl(struct unwinder *u, struct unwind_ctx *c, uint64_t *pcs, int max)
+{
+	Dwfl *dwfl = symbolizer_dwfl(u->sym);
+	if (!dwfl || u->attached < 0)
+		return 0;
+	if (!u->attached)
+		u->attached = dwfl_attach_state(dwfl, NULL, c->s->pid, &dwfl_thread_callbacks, u)
+			      ? 1 : -1;
+	if (u->attached < 0)
+		return 0;
+	struct dwfl_walk w = { pcs, 0, max };
+	u->cur = c;
+	dwfl_getthread_frames(dwfl, c->s->tid, dwfl_frame, &w);
+	u->cur = NULL;
+	return w.n;
+}
+
+void unwinder_use_symbolizer(struct unwinder *u, struct symbolizer *sym)
+{
+	u->sym = sym;
+	u->attached = 0;
+}
+
 int unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs, int max,
 		    int *flags)
 {
@@ -613,6 +722,19 @@ int unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		return s->regs.rip ? 1 : -EINVAL;
 	}
 	n = walk(&cur, pcs, max, &c.flags);
+	if (c.debug_frame_only && u->sym) {
+		/* libunwind guessed through a .debug_frame-only frame: libdwfl's
+		 * stack, where it went further (it reads the same memory). */
+		uint64_t again[UNWIND_MAX_FRAMES];
+		int flags_before = c.flags;
+		int m = walk_dwfl(u, &c, again, max);
+		if (m > n) {
+			memcpy(pcs, again, (size_t)m * sizeof(*pcs));
+			n = m;
+			c.flags = (flags_before | c.flags) & ~UNWIND_TRUNCATED;
+			c.flags |= m == max ? UNWIND_TRUNCATED : 0;
+		}
+	}
 	*flags = c.flags;
 	if (n == 0) {
 		if (!s->regs.rip)

@@ -50,6 +50,16 @@ class Profiles(e2e.TestCase):
                                 "only %d of %d samples unwind from leaf_spin through 200 "
                                 "recurse_down frames to main\n%s" % (deep, n, e2e.describe(stacks)))
 
+    def test_debug_frame_only_unwinds_to_main(self):
+        stacks = self.record_example("debug_frame", 0)
+        n = e2e.total(stacks)
+        chain = ["main", "outer_step", "middle_step", "leaf_spin"]
+        full = sum(count for frames, count in stacks
+                   if frames[-4:] == chain and "__libc_start_call_main" in frames)
+        self.assertGreaterEqual(full, 0.99 * n,
+                                "only %d of %d samples unwind from leaf_spin to main through "
+                                "code with only .debug_frame\n%s" % (full, n, e2e.describe(stacks)))
+
     def test_cxx_names_as_cxxfilt_prints_them(self):
         stacks = self.record_example("cxx", 0)
         # `nm cxx | c++filt`, g++ 12 (Debian 12); the lambda is operator() of
