@@ -41,10 +41,16 @@ struct handoff {
 	_Atomic uint64_t dropped;
 };
 
-static void push(struct handoff *h, struct event *e, size_t bytes)
+/* Queue e, which holds `bytes` of stack; 0 if that would pass max_bytes
+ * (e is then the caller's still). */
+static int push(struct handoff *h, struct event *e, size_t bytes)
 {
 	e->next = NULL;
 	pthread_mutex_lock(&h->lock);
+	if (bytes && h->bytes + bytes > h->max_bytes) {
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
 	*h->tail = e;
 	h->tail = &e->next;
 	h->bytes += bytes;
@@ -52,6 +58,7 @@ static void push(struct handoff *h, struct event *e, size_t bytes)
 	pthread_mutex_unlock(&h->lock);
 	if (wake)
 		pthread_cond_signal(&h->wake);
+	return 1;
 }
 
 static struct event *new_event(enum event_kind kind, pid_t pid, pid_t tid, size_t extra)
@@ -75,28 +82,20 @@ static void queue_simple(struct handoff *h, enum event_kind kind, pid_t pid, pid
 	push(h, e, 0);
 }
 
-static int over_budget(struct handoff *h, size_t bytes)
-{
-	pthread_mutex_lock(&h->lock);
-	int over = h->bytes + bytes > h->max_bytes;
-	pthread_mutex_unlock(&h->lock);
-	return over;
-}
-
 static void on_sample(void *ctx, const struct snapshot *s)
 {
 	struct handoff *h = ctx;
-	struct event *e = over_budget(h, s->stack_len) ? NULL
-			  : new_event(EV_SAMPLE, s->pid, s->tid, s->stack_len);
-	if (!e) {
-		atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
-		queue_simple(h, EV_LOST, s->pid, s->tid, LOST_UNWIND_BACKLOG);
-		return;
+	struct event *e = new_event(EV_SAMPLE, s->pid, s->tid, s->stack_len);
+	if (e) {
+		e->snap = *s;
+		memcpy(e->stack, s->stack, s->stack_len);
+		e->snap.stack = e->stack;
+		if (push(h, e, s->stack_len))
+			return;
+		free(e);
 	}
-	e->snap = *s;
-	memcpy(e->stack, s->stack, s->stack_len);
-	e->snap.stack = e->stack;
-	push(h, e, s->stack_len);
+	atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
+	queue_simple(h, EV_LOST, s->pid, s->tid, LOST_UNWIND_BACKLOG);
 }
 
 static void on_lost(void *ctx, pid_t pid, pid_t tid, enum lost_reason why)
