@@ -760,8 +760,10 @@ int cmd_record(int argc, char **argv)
 {
 	struct record_options opt;
 	int code = parse_options(argc, argv, &opt);
-	if (code)
+	if (code) {
+		free(opt.pids); /* the -p list parsed before the bad option */
 		return code < 0 ? EXIT_OK : code;
+	}
 
 	/* From here on SIGINT, SIGTERM and SIGHUP wait for the sampler, which
 	 * reads them from a signalfd and ends the recording in order: one that
