@@ -62,15 +62,24 @@ static struct proc *find_proc(struct sampler *s, pid_t pid)
 	return NULL;
 }
 
+/* The array v of *cap elements of `size` bytes, doubled (`first` when
+ * empty), *cap updated; NULL without memory (v and *cap left as they were). */
+static void *grow(void *v, size_t *cap, size_t size, size_t first)
+{
+	size_t n = *cap ? *cap * 2 : first;
+	void *p = realloc(v, n * size);
+	if (p)
+		*cap = n;
+	return p;
+}
+
 static struct thr *add_thr(struct sampler *s, struct proc *p, pid_t tid)
 {
 	if (s->nthr == s->nthr_cap) {
-		size_t cap = s->nthr_cap ? s->nthr_cap * 2 : 32;
-		struct thr **v = realloc(s->thr, cap * sizeof(*v));
+		struct thr **v = grow(s->thr, &s->nthr_cap, sizeof(*v), 32);
 		if (!v)
 			return NULL;
 		s->thr = v;
-		s->nthr_cap = cap;
 	}
 	struct thr *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -111,12 +120,15 @@ static struct snapshot *snap_get(struct sampler *s)
 	if (s->nspare)
 		return s->spare[--s->nspare];
 	if (s->nbuffers == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct snapshot **p = realloc(s->pending, cap * sizeof(*p));
+		/* One capacity for both: pending grown first and kept if the
+		 * spares cannot follow (it is then just larger than needed). */
+		size_t cap = s->cap;
+		struct snapshot **p = grow(s->pending, &cap, sizeof(*p), 64);
 		if (!p)
 			return NULL;
 		s->pending = p;
-		struct snapshot **q = realloc(s->spare, cap * sizeof(*q));
+		cap = s->cap;
+		struct snapshot **q = grow(s->spare, &cap, sizeof(*q), 64);
 		if (!q)
 			return NULL;
 		s->spare = q;
@@ -184,15 +196,13 @@ static void deliver_all(struct sampler *s)
 static void queue_exit(struct sampler *s, pid_t pid, pid_t tid)
 {
 	if (s->nexits == s->cap_exits) {
-		size_t cap = s->cap_exits ? s->cap_exits * 2 : 64;
-		void *v = realloc(s->exits, cap * sizeof(*s->exits));
+		void *v = grow(s->exits, &s->cap_exits, sizeof(*s->exits), 64);
 		if (!v) { /* rather early than never */
 			if (s->ev->thread_exit)
 				s->ev->thread_exit(s->ev->ctx, pid, tid);
 			return;
 		}
 		s->exits = v;
-		s->cap_exits = cap;
 	}
 	s->exits[s->nexits].pid = pid;
 	s->exits[s->nexits++].tid = tid;
